@@ -1,0 +1,20 @@
+"""Face data: the FaceSet table, loaders for real data sets, synthetic faces, evaluation protocols."""
+
+from fairvision.data._faceset import FaceSet
+from fairvision.data.images import check_images, load_image
+from fairvision.data.celeba import load_celeba
+from fairvision.data.folders import load_identity_folders, load_rfw
+from fairvision.data.protocol import frnas_eval_split, split_identities
+from fairvision.data.vggface2 import load_vggface2
+
+__all__ = [
+    "FaceSet",
+    "check_images",
+    "load_image",
+    "load_celeba",
+    "load_vggface2",
+    "load_identity_folders",
+    "load_rfw",
+    "frnas_eval_split",
+    "split_identities",
+]

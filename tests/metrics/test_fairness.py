@@ -1,0 +1,135 @@
+"""fairness_metrics, group_table and the bootstrap on hand-computed cases."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairvision.metrics import METRIC_NAMES, FairnessWarning, fairness_metrics, group_table
+
+
+def hand_case():
+    # group x: ranks [0, 0, 3, 1] -> acc 0.5, mean rank 1.0; group y: [0, 0, 0, 2] -> acc 0.75, mean rank 0.5
+    ranks = np.array([0, 0, 3, 1, 0, 0, 0, 2])
+    groups = np.array(["x"] * 4 + ["y"] * 4)
+    return ranks, groups
+
+
+@pytest.mark.parametrize(
+    "reference, expected",
+    [
+        # default reference = first sorted ("x"): numerator y
+        (None, {"Ratio": abs(1 - 0.75 / 0.5), "Error Ratio": abs(1 - 0.25 / 0.5), "Rank Ratio": abs(1 - 0.5 / 1.0)}),
+        ("y", {"Ratio": abs(1 - 0.5 / 0.75), "Error Ratio": abs(1 - 0.5 / 0.25), "Rank Ratio": abs(1 - 1.0 / 0.5)}),
+    ],
+)
+def test_two_groups_hand_computed(reference, expected):
+    ranks, groups = hand_case()
+    report = fairness_metrics(ranks, groups, reference_group=reference)
+    assert report.metrics["Error"] == pytest.approx(3 / 8)
+    assert report.metrics["Disparity"] == pytest.approx(0.25)
+    assert report.metrics["Rank Disparity"] == pytest.approx(0.5)
+    for name, value in expected.items():
+        assert report.metrics[name] == pytest.approx(value)
+    assert report.reference_group == (reference or "x")
+    assert list(report.metrics.index) == list(METRIC_NAMES)
+
+
+def test_group_names_are_data():
+    ranks, groups = hand_case()
+    renamed = np.where(groups == "x", "female", "male")
+    a = fairness_metrics(ranks, groups).metrics
+    b = fairness_metrics(ranks, renamed).metrics
+    pd.testing.assert_series_equal(a, b)
+
+
+def test_group_table_columns():
+    ranks, groups = hand_case()
+    table = group_table(ranks, groups, identities=np.array([1, 1, 2, 2, 3, 3, 4, 4]))
+    assert list(table.index) == ["x", "y"]
+    assert table.loc["x", "accuracy"] == 0.5 and table.loc["y", "mean_rank"] == 0.5
+    assert table.loc["x", "identities"] == 2 and table["n"].tolist() == [4, 4]
+
+
+def test_more_than_two_groups_max_over_pairs():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["African", "Asian", "Caucasian", "Indian"], 50)
+    ranks = rng.poisson(np.repeat([0.5, 1.0, 0.2, 0.8], 50))
+    report = fairness_metrics(ranks, groups)
+    assert len(report.pairs) == 6
+    acc = {g: np.mean(ranks[groups == g] == 0) for g in np.unique(groups)}
+    mr = {g: np.mean(ranks[groups == g]) for g in np.unique(groups)}
+    ratios = [abs(1 - acc[a] / acc[b]) for a, b in itertools.combinations(sorted(acc), 2)]
+    rank_disp = [abs(mr[a] - mr[b]) for a, b in itertools.combinations(sorted(acc), 2)]
+    assert report.metrics["Ratio"] == pytest.approx(max(ratios))  # FR-NAS RFW: earlier group / later group
+    assert report.metrics["Rank Disparity"] == pytest.approx(max(rank_disp))
+    assert report.summary["Rank Disparity (mean over pairs)"] == pytest.approx(np.mean(rank_disp))
+    err = np.array([1 - acc[g] for g in sorted(acc)])
+    assert report.summary["error_max_over_geomean"] == pytest.approx(err.max() / np.exp(np.log(err).mean()))
+    assert report.reference_group is None
+
+
+def test_reference_group_is_denominator_in_its_pairs():
+    groups = np.repeat(["a", "b", "c"], 4)
+    ranks = np.array([0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1, 1])  # acc a .75, b .5, c .25
+    report = fairness_metrics(ranks, groups, reference_group="c")
+    pairs = report.pairs.set_index(["group", "reference"])
+    assert pairs.loc[("a", "c"), "Ratio"] == pytest.approx(abs(1 - 0.75 / 0.25))
+    assert pairs.loc[("b", "c"), "Ratio"] == pytest.approx(abs(1 - 0.5 / 0.25))
+    assert pairs.loc[("a", "b"), "Ratio"] == pytest.approx(abs(1 - 0.75 / 0.5))
+
+
+def test_division_by_zero_is_nan_with_warning():
+    ranks = np.array([1, 2, 0, 0])  # group "a" has accuracy 0 and group "b" error 0
+    groups = np.array(["a", "a", "b", "b"])
+    with pytest.warns(FairnessWarning, match="Error Ratio"):
+        report = fairness_metrics(ranks, groups, reference_group="b")
+    assert np.isnan(report.metrics["Error Ratio"])
+    assert report.metrics["Ratio"] == pytest.approx(1.0)
+    assert report.to_dict()["Error Ratio"] is None
+
+
+def test_no_warning_when_defined():
+    ranks, groups = hand_case()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fairness_metrics(ranks, groups)
+
+
+@pytest.mark.parametrize(
+    "ranks, groups, kwargs, match",
+    [
+        ([0, 1], ["a", "a"], {}, "at least two groups"),
+        ([0, 1], ["a", "b"], {"reference_group": "z"}, "not among"),
+        ([0, -2], ["a", "b"], {}, "integers >= 0"),
+        ([0, 1], ["a"], {}, "equal length"),
+        ([0, 1], ["a", "b"], {"bootstrap": 10}, "identities"),
+    ],
+)
+def test_bad_input(ranks, groups, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fairness_metrics(np.array(ranks), np.array(groups), **kwargs)
+
+
+def test_bootstrap_resamples_identities_and_is_seeded():
+    rng = np.random.default_rng(3)
+    identities = np.repeat(np.arange(60), 5)
+    groups = np.where(identities < 30, "a", "b")
+    # identity-level effect: all images of an identity share its difficulty
+    ranks = rng.poisson(np.repeat(rng.gamma(1.0, np.where(np.arange(60) < 30, 0.5, 1.5)), 5))
+    a = fairness_metrics(ranks, groups, identities=identities, bootstrap=400, seed=1)
+    b = fairness_metrics(ranks, groups, identities=identities, bootstrap=400, seed=1)
+    c = fairness_metrics(ranks, groups, identities=identities, bootstrap=400, seed=2)
+    pd.testing.assert_frame_equal(a.ci, b.ci)
+    assert not a.ci.equals(c.ci)
+    for name in METRIC_NAMES:
+        lo, hi = a.ci.loc[name, ["lower", "upper"]]
+        assert lo <= a.metrics[name] <= hi or name in ("Ratio", "Error Ratio", "Rank Ratio")
+    # Resampling identities gives wider intervals than resampling rows would (correlated images).
+    rows = fairness_metrics(ranks, groups, identities=np.arange(len(ranks)), bootstrap=400, seed=1)
+    assert a.ci.loc["Error", "std"] > rows.ci.loc["Error", "std"]
+    assert set(a.to_dict()["ci"]) == set(METRIC_NAMES)
