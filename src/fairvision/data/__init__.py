@@ -5,9 +5,11 @@ from fairvision.data.images import check_images, load_image
 from fairvision.data.celeba import load_celeba
 from fairvision.data.folders import load_identity_folders, load_rfw
 from fairvision.data.protocol import frnas_eval_split, split_identities
+from fairvision.data.torch_dataset import FaceImageDataset
 from fairvision.data.vggface2 import load_vggface2
 
 __all__ = [
+    "FaceImageDataset",
     "FaceSet",
     "check_images",
     "load_image",

@@ -412,16 +412,16 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     T["eye_sep"] = 0.205 + 0.028 * z[:, 2]
     T["eye_y"] = -0.11 + 0.035 * z[:, 3]
     T["eye_rx"] = 0.085 + 0.016 * z[:, 4]
-    T["eye_ry"] = (0.052 + 0.010 * z[:, 5]) * (1.0 - 0.45 * narrow)
+    T["eye_ry"] = (0.052 + 0.010 * z[:, 5]) * (1.0 - 0.5 * narrow)
     T["iris_r"] = 0.038 + 0.006 * z[:, 6]
     T["brow_dy"] = 0.115 + 0.022 * z[:, 7]
     T["brow_ry"] = 0.022 + 0.008 * m + 0.006 * z[:, 8]
     T["brow_rx"] = 0.10 + 0.015 * z[:, 9]
-    T["nose_ry"] = (0.11 + 0.022 * z[:, 10]) * (1.0 + 0.3 * big_nose)
-    T["nose_rx"] = (0.042 + 0.010 * z[:, 11]) * (1.0 + 0.45 * big_nose)
+    T["nose_ry"] = (0.10 + 0.022 * z[:, 10]) * (1.0 + 0.35 * big_nose)
+    T["nose_rx"] = (0.042 + 0.010 * z[:, 11]) * (1.0 + 0.8 * big_nose)
     T["mouth_y"] = 0.30 + 0.03 * z[:, 12]
     T["mouth_w"] = 0.15 + 0.025 * z[:, 13]
-    T["lip_t"] = 0.030 + 0.008 * z[:, 14]
+    T["lip_t"] = 0.034 + 0.008 * z[:, 14]
     T["hair_vol"] = 0.10 + 0.05 * z[:, 15]
     T["hair_len"] = np.where(male == 1, 0.10, 0.55) + 0.25 * z[:, 16]
     T["hairline"] = -0.40 + 0.06 * z[:, 17]
@@ -431,7 +431,7 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     tone_shift = (tone - _SKIN_MID[None, :]).mean(axis=1, keepdims=True) * TONE["hair_follow"]
     hair = _HAIR_RGB[hair_cat] + tone_shift + 0.05 * z[:, 20:21] + 0.03 * np.stack([z[:, 21], np.zeros(n), -z[:, 21]], 1)
     T["iris_off"] = -0.40 + 0.08 * z[:, 22]
-    T["nose_off"] = -0.09 + 0.03 * z[:, 23]
+    T["nose_off"] = -0.11 + 0.03 * z[:, 23]
     T["glasses_dark"] = rid.uniform(0.05, 0.5, n)
 
     # -- per-image expansion
@@ -595,18 +595,30 @@ class _Canvas:
         return d
 
     def ellipse(self, cx, cy, rx, ry, *, mirror: bool = False) -> np.ndarray:
-        """Soft mask of an ellipse; ``mirror``: the two ellipses at ``(+-cx, cy)``."""
-        du = (self.au if mirror else self.u) - cx
-        du *= 1.0 / rx
-        du *= du
-        dv = self.v - cy
-        dv *= 1.0 / ry
-        dv *= dv
-        du += dv
-        np.sqrt(du, out=du)
-        du -= 1.0
-        du *= np.minimum(rx, ry)
-        return self.edge(du)
+        """Soft mask of an ellipse; ``mirror``: the two ellipses at ``(+-cx, cy)``.
+
+        The signed distance is approximated by ``f / |grad f|`` with
+        ``f = (du/rx)^2 + (dv/ry)^2 - 1``: exact on the outline, so edges are
+        anti-aliased over one pixel even for thin ellipses.
+        """
+        irx, iry = 1.0 / rx, 1.0 / ry
+        a = (self.au if mirror else self.u) - cx
+        a *= irx  # du / rx
+        b = self.v - cy
+        b *= iry  # dv / ry
+        f = a * a
+        f += b * b
+        f -= 1.0
+        a *= irx  # du / rx^2
+        b *= iry  # dv / ry^2
+        a *= a
+        b *= b
+        a += b
+        a += np.float32(1e-12)
+        np.sqrt(a, out=a)
+        a *= 2.0
+        f /= a
+        return self.edge(f)
 
     def paint(self, mask: np.ndarray, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
         """Composite colour ``rgb`` (B, 3) with coverage ``mask`` (B, h, w) (times ``alpha``)."""
@@ -629,6 +641,7 @@ def _feature_window(cv: _Canvas) -> tuple[int, int, int, int]:
         [
             eye_sep + np.maximum(1.35 * eye_rx, eye_rx + 0.066),
             eye_sep + np.abs(col("gaze")) + col("iris_r"),
+            eye_sep + 0.01 + col("brow_rx"),
             col("mouth_w"),
             col("nose_rx"),
         ]
@@ -643,7 +656,7 @@ def _feature_window(cv: _Canvas) -> tuple[int, int, int, int]:
     smile = col("smile")
     bottom = np.maximum.reduce(
         [
-            col("mouth_y") + col("lip_t") + np.maximum(0.0, -smile) * 0.07,
+            col("mouth_y") + col("lip_t") + np.maximum(0.0, -smile) * _SMILE,
             col("mouth_y") + 0.05 * col("open") + 0.01,
             eye_y + 2.0 * col("nose_ry") + 0.03,
         ]
@@ -660,6 +673,14 @@ def _feature_window(cv: _Canvas) -> tuple[int, int, int, int]:
     r0 = int(max(0, math.floor(to_px(np.min(ys))) - 2))
     r1 = int(min(size, math.ceil(to_px(np.max(ys))) + 2))
     return r0, max(r1, r0 + 1), c0, max(c1, c0 + 1)
+
+
+_SMILE = 0.1  # lift of the mouth corners (face units) at smile = 1
+
+
+def _facial_hair_rgb(cv: _Canvas) -> np.ndarray:
+    """Beard and mustache colour: the hair colour, but always clearly darker than the skin."""
+    return np.minimum(cv.rgb("hair") * np.float32(0.8), cv.rgb("skin") - np.float32(0.18))
 
 
 _LIP_OFFSET = np.array([0.02, -0.12, -0.08], np.float32)
@@ -696,7 +717,7 @@ def _draw_head(cv: _Canvas) -> None:
     if len(which):
         sub = cv.select(which)
         beard = face[which] * sub.edge(f32(0.12) - sub.v + f32(0.25) * sub.uu)
-        sub.paint(beard, sub.rgb("hair") * f32(0.8), alpha=f32(0.85))
+        sub.paint(beard, _facial_hair_rgb(sub), alpha=f32(0.85))
         cv.merge(sub)
 
     # hair over the forehead: a hairline curving down to the temples, or straight bangs
@@ -726,13 +747,17 @@ def _draw_features(cv: _Canvas) -> None:
     iris = cv.ellipse(eye_sep + col("gaze"), eye_y, iris_r, np.minimum(iris_r, eye_ry), mirror=True)
     cv.paint(iris, skin + cv.rgb("iris_off")[:, None])
 
-    nose_ry = col("nose_ry")
-    cv.paint(cv.ellipse(0.0, eye_y + nose_ry + f32(0.03), col("nose_rx"), nose_ry), skin + cv.rgb("nose_off")[:, None])
+    nose_rx, nose_ry = col("nose_rx"), col("nose_ry")
+    nose_cy = eye_y + nose_ry + f32(0.03)
+    cv.paint(cv.ellipse(0.0, nose_cy, nose_rx, nose_ry), skin + cv.rgb("nose_off")[:, None])
+    nostril_r = f32(0.45) * nose_rx
+    nostrils = cv.ellipse(f32(0.55) * nose_rx, nose_cy + nose_ry - nostril_r, nostril_r, f32(0.7) * nostril_r, mirror=True)
+    cv.paint(nostrils, skin - f32(0.25))
 
     # lips: a band around a parabola; smiling lifts the corners
     mouth_y, mouth_w, lip_t, smile = col("mouth_y"), col("mouth_w"), col("lip_t"), col("smile")
     curve = v - mouth_y
-    curve += (smile * f32(0.07) / (mouth_w * mouth_w)) * cv.uu
+    curve += (smile * f32(_SMILE) / (mouth_w * mouth_w)) * cv.uu
     lips = np.abs(curve)
     lips -= lip_t
     lips = cv.edge(lips)
@@ -743,14 +768,14 @@ def _draw_features(cv: _Canvas) -> None:
         cv.paint(lips, np.broadcast_to(_LIPSTICK, skin.shape), alpha=lipstick * f32(0.9))
     opening = col("open")
     if opening.any():
-        inner = cv.ellipse(0.0, mouth_y - smile * f32(0.0105), mouth_w * f32(0.75), opening * f32(0.05) + f32(1e-3))
+        inner = cv.ellipse(0.0, mouth_y - smile * f32(0.15 * _SMILE), mouth_w * f32(0.75), opening * f32(0.05) + f32(1e-3))
         cv.paint(inner, np.broadcast_to(_MOUTH_DARK, skin.shape), alpha=(opening > 0).astype(f32))
 
     which = np.flatnonzero(cv.P["a_Mustache"][cv.rows] == 1)
     if len(which):
         sub = cv.select(which)
-        m = sub.ellipse(0.0, sub.col("mouth_y") - sub.col("lip_t") - f32(0.035), sub.col("mouth_w") * f32(0.95), f32(0.032))
-        sub.paint(m, sub.rgb("hair") * f32(0.85))
+        m = sub.ellipse(0.0, sub.col("mouth_y") - sub.col("lip_t") - f32(0.04), sub.col("mouth_w") * f32(0.95), f32(0.04))
+        sub.paint(m, _facial_hair_rgb(sub))
         cv.merge(sub)
 
     which = np.flatnonzero(cv.P["a_Eyeglasses"][cv.rows] == 1)

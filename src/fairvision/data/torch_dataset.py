@@ -19,7 +19,7 @@ STD = 0.5
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1] (FR-NAS normalisation, mean = std = 0.5)."""
-    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).to(torch.float32)
+    t = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)
     return (t / 255.0 - MEAN) / STD
 
 
