@@ -95,34 +95,30 @@ def _cmd_ranks(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
+    from fairvision.config import load_yaml
     from fairvision.data.synthetic import SyntheticFacesConfig, write_synthetic
 
-    overrides = {
+    values = load_yaml(args.config) if args.config else {}
+    flags = {
         "n_identities": args.identities,
         "images_per_identity": args.images_per_identity,
         "size": args.size,
         "seed": args.seed,
     }
+    values.update({k: v for k, v in flags.items() if v is not None})
     if args.difficulty:
-        difficulty = {}
+        difficulty = dict(values.get("group_difficulty") or SyntheticFacesConfig().group_difficulty)
         for item in args.difficulty:
-            group, _, value = item.partition("=")
+            group, sep, value = item.partition("=")
             try:
                 difficulty[group] = float(value)
             except ValueError:
                 raise FairvisionError(f"--difficulty expects GROUP=VALUE, got {item!r}") from None
-        overrides["group_difficulty"] = difficulty
-    config = _make_config(SyntheticFacesConfig, {k: v for k, v in overrides.items() if v is not None})
+        values["group_difficulty"] = difficulty
+    config = SyntheticFacesConfig(**values)
     out = write_synthetic(args.out_dir, config, layout=args.layout, progress=not args.quiet)
-    print(f"wrote synthetic faces to {out}")
+    print(f"wrote {config.n_images} synthetic faces ({args.layout} layout) to {out}")
     return 0
-
-
-def _make_config(cls, values: dict):
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as exc:
-        raise FairvisionError(f"invalid settings: {exc}") from None
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -164,11 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="write a synthetic faces data set with a known group bias")
     p.add_argument("out_dir")
+    p.add_argument("--config", help="YAML file of SyntheticFacesConfig keys (flags below override it)")
     p.add_argument("--identities", type=int, default=None, help="number of identities")
     p.add_argument("--images-per-identity", type=int, default=None)
     p.add_argument("--size", type=int, default=None, help="image side in pixels")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--difficulty", action="append", metavar="GROUP=VALUE", help="per-group difficulty in [0, 1] (repeatable)")
+    p.add_argument("--difficulty", action="append", metavar="GROUP=VALUE", help="difficulty in [0, 1] of one group, e.g. D=0.7 (repeatable; other groups keep theirs)")
     p.add_argument("--layout", choices=["folders", "celeba", "both"], default="folders")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)

@@ -412,7 +412,7 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     T["eye_sep"] = 0.205 + 0.028 * z[:, 2]
     T["eye_y"] = -0.11 + 0.035 * z[:, 3]
     T["eye_rx"] = 0.085 + 0.016 * z[:, 4]
-    T["eye_ry"] = (0.052 + 0.010 * z[:, 5]) * (1.0 - 0.5 * narrow)
+    T["eye_ry"] = (0.052 + 0.010 * z[:, 5]) * (1.0 - 0.55 * narrow)
     T["iris_r"] = 0.038 + 0.006 * z[:, 6]
     T["brow_dy"] = 0.115 + 0.022 * z[:, 7]
     T["brow_ry"] = 0.022 + 0.008 * m + 0.006 * z[:, 8]
@@ -775,7 +775,7 @@ def _draw_features(cv: _Canvas) -> None:
     if len(which):
         sub = cv.select(which)
         m = sub.ellipse(0.0, sub.col("mouth_y") - sub.col("lip_t") - f32(0.04), sub.col("mouth_w") * f32(0.95), f32(0.04))
-        sub.paint(m, _facial_hair_rgb(sub))
+        sub.paint(m, _facial_hair_rgb(sub) * np.float32(0.6))  # darker than a beard under it
         cv.merge(sub)
 
     which = np.flatnonzero(cv.P["a_Eyeglasses"][cv.rows] == 1)

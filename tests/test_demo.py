@@ -1,0 +1,65 @@
+"""The demo end to end: it reveals the bias the generator put in, and writes files a user can open."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from fairvision.cli import main
+from fairvision.demo import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    run_demo(out, seed=0, bootstrap=200, console=Console(file=open(out / "console.txt", "w")))
+    return out
+
+
+def test_demo_finds_the_harder_group(demo_dir):
+    result = json.loads((demo_dir / "metrics.json").read_text())
+    groups = result["groups"]
+    assert set(groups) == {"A", "B", "C", "D"}
+    worst = max(groups, key=lambda g: groups[g]["error"])
+    assert worst == "D"  # the group the generator made harder
+    assert groups["D"]["mean_rank"] > max(groups[g]["mean_rank"] for g in "ABC")
+    assert 0.05 < result["Error"] < 0.6  # informative, neither perfect nor chance
+    lo, hi = result["ci"]["Disparity"]
+    assert lo > 0.1  # the gap is far outside sampling noise
+
+
+def test_demo_files(demo_dir):
+    for name in ("metrics.json", "groups.csv", "pairs.csv", "ranks.csv", "verification.csv", "groups.png"):
+        assert (demo_dir / name).stat().st_size > 0
+    ranks = pd.read_csv(demo_dir / "ranks.csv")
+    assert {"identity", "group", "rank_by_id", "rank_by_image"} <= set(ranks.columns)
+    assert (ranks["rank_by_id"] <= ranks["rank_by_image"]).all()
+    assert len(pd.read_csv(demo_dir / "pairs.csv")) == 6
+    assert (demo_dir / "groups.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Rank Disparity" in (demo_dir / "console.txt").read_text()
+
+
+def test_synth_cli_with_yaml_and_overrides(tmp_path, capsys):
+    (tmp_path / "synth.yaml").write_text("n_identities: 6\nimages_per_identity: 3\nsize: 32\n")
+    code = main(["synth", str(tmp_path / "out"), "--config", str(tmp_path / "synth.yaml"), "--seed", "4",
+                 "--difficulty", "B=0.5", "--quiet"])
+    assert code == 0
+    demo = pd.read_csv(tmp_path / "out" / "demographics.csv")
+    assert len(demo) == 6
+    config = json.loads((tmp_path / "out" / "synthetic.json").read_text())["config"]
+    assert config["seed"] == 4 and config["group_difficulty"] == {"A": 0.0, "B": 0.5, "C": 0.0, "D": 0.0}
+    assert len(list((tmp_path / "out" / "images").rglob("*.png"))) == 18
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [("n_identities: [1\n", "line"), ("bogus_key: 1\n", "bogus_key: unknown key"), ("size: 3\n", "size")],
+)
+def test_synth_cli_bad_config(tmp_path, capsys, yaml_text, message):
+    (tmp_path / "synth.yaml").write_text(yaml_text)
+    code = main(["synth", str(tmp_path / "out"), "--config", str(tmp_path / "synth.yaml"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
