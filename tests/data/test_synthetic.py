@@ -430,3 +430,19 @@ def test_config_is_immutable_and_writer_rejects_bad_layout(tmp_path):
         write_synthetic(tmp_path, _small_config(), layout="zip")
     with pytest.raises(ConfigError, match="mapping"):
         SyntheticFacesConfig.from_dict(["size", 32])
+
+
+def test_writer_replaces_its_own_output_but_not_foreign_files(tmp_path):
+    out = tmp_path / "syn"
+    write_synthetic(out, _small_config(n_identities=6), layout="both")
+    write_synthetic(out, _small_config(n_identities=3), layout="folders")  # smaller set, other layout
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["id00001", "id00002", "id00003"]
+    assert not (out / "celeba").exists()
+    assert len(pd.read_csv(out / "attributes.csv")) == 9
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="not empty"):
+        write_synthetic(foreign, _small_config())
+    assert (foreign / "notes.txt").read_text() == "keep me"

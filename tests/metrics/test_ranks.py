@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fairvision.metrics import identification_ranks
+from fairvision.metrics import _ranks
 from fairvision.metrics._ranks import similarity_tolerance
 
 
@@ -66,11 +67,18 @@ def gaussian_sets(draw):
     return emb, rng.integers(0, n_ids, n)
 
 
-@settings(max_examples=150, deadline=None)
+@pytest.mark.parametrize("sparse_fraction", [0.0, 0.05, 1.0], ids=["dense", "default", "sparse"])
+@settings(max_examples=100, deadline=None)
 @given(data=st.one_of(lattice_sets(), gaussian_sets()), chunk=st.integers(1, 25))
-def test_matches_brute_force(data, chunk):
+def test_matches_brute_force(sparse_fraction, data, chunk):
+    """Both chunk paths (dense scan, sparse candidate identities) against the definition."""
     emb, ids = data
-    result = identification_ranks(emb, ids, chunk_size=chunk)
+    saved = _ranks._SPARSE_FRACTION
+    _ranks._SPARSE_FRACTION = sparse_fraction
+    try:
+        result = identification_ranks(emb, ids, chunk_size=chunk)
+    finally:
+        _ranks._SPARSE_FRACTION = saved
     by_id, by_img = brute_force(emb, ids)
     np.testing.assert_array_equal(result.rank_by_id, by_id)
     np.testing.assert_array_equal(result.rank_by_image, by_img)

@@ -54,6 +54,8 @@ _U64 = 2.0**-53
 #: Target number of float32 similarity entries held per chunk, per device type.
 _CHUNK_ELEMENTS = {"cpu": 2**23, "cuda": 2**28}
 #: Near-tie pairs re-checked in float64 per batch (bounds memory in degenerate cases).
+#: Sparse path when candidate images are at most this fraction of a chunk (see _chunk_ranks).
+_SPARSE_FRACTION = 0.05
 _RECHECK_BATCH_ELEMENTS = 2**22
 
 
@@ -110,7 +112,8 @@ def identification_ranks(
     # Sort by identity so each identity is a contiguous block of the gallery.
     order = np.argsort(codes, kind="stable")
     codes_sorted = torch.from_numpy(codes[order]).to(dev)
-    n_ids = int(codes.max()) + 1
+    seg_size = torch.bincount(codes_sorted)
+    seg_start = torch.cumsum(seg_size, 0) - seg_size
     e64 = torch.from_numpy(emb64[order]).to(dev)
     e32 = e64.to(torch.float32)
     # Margin on float32 differences: twice the dot-product bound, with slack for
@@ -128,7 +131,7 @@ def identification_ranks(
     with _highest_matmul_precision(), torch.no_grad():
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
-            by_id, by_img, k = _chunk_ranks(e32, e64, codes_sorted, n_ids, start, stop, tol2)
+            by_id, by_img, k = _chunk_ranks(e32, e64, codes_sorted, seg_start, seg_size, start, stop, tol2)
             out_id[start:stop] = by_id
             out_img[start:stop] = by_img
             n_rechecked += k
@@ -168,26 +171,47 @@ def _highest_matmul_precision() -> Iterator[None]:
         torch.set_float32_matmul_precision(previous)
 
 
-def _chunk_ranks(e32, e64, codes, n_ids, start, stop, tol2):
-    """Ranks of queries ``start:stop`` (gallery order); returns (by_id, by_image, n_rechecked)."""
+def _chunk_ranks(e32, e64, codes, seg_start, seg_size, start, stop, tol2):
+    """Ranks of queries ``start:stop`` (gallery order); returns (by_id, by_image, n_rechecked).
+
+    After the float32 product and the per-identity maxima (one scatter pass),
+    only "candidate" identities can hold an image above or near the genuine
+    similarity: those whose maximum is >= pos - 2 tol.  When their images are
+    few (a reasonable model) only those are visited (sparse path); otherwise
+    (near-random embeddings) the whole chunk is scanned (dense path).
+    """
     dev = e32.device
     c = stop - start
+    n = e32.shape[0]
     rows = torch.arange(c, device=dev)
     sims = e32[start:stop] @ e32.T  # (c, N) float32
     sims[rows, rows + start] = -math.inf  # leave-one-out, by index
-    seg = torch.full((c, n_ids), -math.inf, device=dev).scatter_reduce_(
+    seg = torch.full((c, seg_size.numel()), -math.inf, device=dev).scatter_reduce_(
         1, codes.expand(c, -1), sims, "amax"
     )
     own = codes[start:stop]
     pos = seg[rows, own]  # similarity of the nearest genuine image (float32)
+    has_genuine = torch.isfinite(pos)
     hi = (pos + tol2)[:, None]
     by_id = (seg > hi).sum(1)
-    # Near-tie pairs: |s32 - pos32| <= 2 tol, decided in float64 below.
-    sims.sub_(pos[:, None])
-    band_r, band_j = torch.nonzero(sims.abs() <= tol2, as_tuple=True)
-    by_img = sims.gt_(tol2).sum(1, dtype=torch.float32).to(torch.int64)  # exact below 2^24 columns
-    has_genuine = torch.isfinite(pos)
-    if band_r.numel():
+    cand_r, cand_k = torch.nonzero((seg >= (pos - tol2)[:, None]) & has_genuine[:, None], as_tuple=True)
+    n_visit = int(seg_size[cand_k].sum()) if cand_k.numel() else 0
+    if n_visit <= _SPARSE_FRACTION * c * n:
+        # Sparse: expand candidate identities to their images.
+        sizes = seg_size[cand_k]
+        r = torch.repeat_interleave(cand_r, sizes)
+        first = torch.repeat_interleave(seg_start[cand_k] - (torch.cumsum(sizes, 0) - sizes), sizes)
+        j = first + torch.arange(n_visit, device=dev)
+        diff = sims[r, j] - pos[r]
+        above = diff > tol2
+        by_img = torch.bincount(r[above], minlength=c)
+        band = (diff.abs() <= tol2) & (j != r + start)
+        band_r, band_j = r[band], j[band]
+    else:
+        # Dense: |s32 - pos32| <= 2 tol over the whole chunk.
+        sims.sub_(pos[:, None])
+        band_r, band_j = torch.nonzero(sims.abs() <= tol2, as_tuple=True)
+        by_img = sims.gt_(tol2).sum(1, dtype=torch.float32).to(torch.int64)  # exact below 2^24 columns
         keep = has_genuine[band_r] & (band_j != band_r + start)
         band_r, band_j = band_r[keep], band_j[keep]
     n_band = int(band_r.numel())
