@@ -1,0 +1,64 @@
+"""Classification losses applied to a head's logits.
+
+* ``"ce"``: cross-entropy, ``mean_i -log p_i`` (``p_i`` = softmax probability of the true class);
+* ``"focal"``: focal loss (Lin et al. 2017), ``mean_i (1 - p_i)^gamma * -log p_i``;
+  FR-NAS's default ``gamma = 2``; ``gamma = 0`` is cross-entropy;
+* ``"focal_batch"``: FR-NAS's own ``FocalLoss()`` default (``elementwise=False``),
+  which applies the focal factor to the *batch-mean* cross-entropy ``L``:
+  ``(1 - exp(-L))^gamma * L``.  Provided for exact reproduction only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fairvision.errors import ConfigError
+
+__all__ = ["CrossEntropyLoss", "FocalLoss", "LOSSES", "create_loss"]
+
+
+class CrossEntropyLoss(nn.Module):
+    """Mean cross-entropy of ``logits (B, C)`` against integer ``labels (B,)``."""
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels.long())
+
+
+class FocalLoss(nn.Module):
+    """Focal loss ``mean_i (1 - p_i)^gamma * CE_i``; ``per_sample=False`` gives FR-NAS's batch-level variant."""
+
+    def __init__(self, gamma: float = 2.0, *, per_sample: bool = True) -> None:
+        super().__init__()
+        if gamma < 0:
+            raise ConfigError(f"focal loss gamma must be >= 0, got {gamma}")
+        self.gamma = float(gamma)
+        self.per_sample = bool(per_sample)
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        ce = F.cross_entropy(logits, labels.long(), reduction="none" if self.per_sample else "mean")
+        p = torch.exp(-ce)
+        return ((1.0 - p).pow(self.gamma) * ce).mean()
+
+    def extra_repr(self) -> str:
+        return f"gamma={self.gamma}, per_sample={self.per_sample}"
+
+
+LOSSES = ("ce", "focal", "focal_batch")
+
+
+def create_loss(name: str = "ce", *, gamma: float = 2.0) -> nn.Module:
+    """``"ce"`` (cross-entropy), ``"focal"`` (focal loss with ``gamma``) or ``"focal_batch"`` (FR-NAS's variant).
+
+    ``forward(logits, labels)`` returns a scalar.  Names are case-insensitive;
+    an unknown name raises :class:`~fairvision.errors.ConfigError`.
+    """
+    key = str(name).lower()
+    if key in ("ce", "cross_entropy", "crossentropy"):
+        return CrossEntropyLoss()
+    if key == "focal":
+        return FocalLoss(gamma)
+    if key == "focal_batch":
+        return FocalLoss(gamma, per_sample=False)
+    raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")

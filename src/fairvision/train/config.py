@@ -1,0 +1,418 @@
+"""Typed training configuration (pydantic v2): ``data``, ``model``, ``head``, ``loss``, ``optim``, ``train``.
+
+A config is a YAML mapping read with :func:`fairvision.config.load_yaml`
+(``yaml.safe_load``).  Every section forbids unknown keys; a bad value or an
+unknown key raises :class:`fairvision.errors.ConfigError` whose message names
+the file and the key path, e.g. ``run.yaml: optim.lr: must be > 0 (got -1)``.
+
+``--set key.path=value`` overrides (:func:`apply_overrides`) parse ``value``
+with ``yaml.safe_load`` and check the key path against the schema first, so a
+typo is reported as an unknown key rather than silently ignored.  Free-form
+mappings (``model.kwargs``, ``head.kwargs``, ``data.synthetic.group_difficulty``)
+accept any sub-key.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fairvision.config import load_yaml
+from fairvision.data.synthetic import SyntheticFacesConfig
+from fairvision.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "EvalProtocolConfig",
+    "HeadConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "RunConfig",
+    "TrainSettings",
+    "apply_overrides",
+    "format_validation_error",
+    "load_data_config",
+    "load_run_config",
+    "parse_overrides",
+    "DEFAULT_GROUP_COLUMN",
+]
+
+DataKind = Literal["synthetic", "folders", "celeba", "vggface2", "rfw"]
+
+#: Group column used when ``data.group_column`` is not given.
+DEFAULT_GROUP_COLUMN: dict[str, str] = {
+    "synthetic": "group",
+    "folders": "group",
+    "celeba": "Male",
+    "vggface2": "gender",
+    "rfw": "race",
+}
+
+HEADS = ("CosFace", "ArcFace", "MagFace", "SphereFace", "AdaFace")
+OPTIMIZERS = ("Adam", "AdamW", "SGD")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvalProtocolConfig(_Section):
+    """FR-NAS balanced evaluation split applied to val/test (:func:`fairvision.data.frnas_eval_split`)."""
+
+    min_images: int = Field(3, ge=2, description="drop identities with fewer images")
+    identities_per_group: int | None = Field(None, ge=1, description="identities kept per group (default: smallest group)")
+    max_images_per_group: int | None = Field(None, ge=1, description="cap on images per group")
+    seed: int = Field(222, ge=0, description="seed of the random choices (FR-NAS: 222)")
+
+
+class DataConfig(_Section):
+    kind: DataKind = "synthetic"
+    root: str | None = Field(None, description="data set root; for synthetic: cache folder (default RUN_DIR/data)")
+    demographics: str | None = Field(None, description="folders: FR-NAS JSON or CSV of identity demographics")
+    group_column: str | None = Field(None, description="demographic column scored by the fairness metrics")
+    synthetic: SyntheticFacesConfig | None = Field(None, description="synthetic faces generator config")
+    image_size: int = Field(112, ge=8, le=1024)
+    partition: Literal["random", "official"] = "random"
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    split_seed: int = Field(0, ge=0)
+    eval_protocol: EvalProtocolConfig | None = Field(default_factory=EvalProtocolConfig)
+    num_workers: int = Field(0, ge=0, le=256)
+
+    @field_validator("group_column")
+    @classmethod
+    def _check_group_column(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must be a non-empty column name")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve(self) -> "DataConfig":
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("@test_fraction: val_fraction + test_fraction must be < 1 (no training identities left)")
+        if self.kind == "synthetic":
+            if self.synthetic is None:
+                self.synthetic = SyntheticFacesConfig()
+        else:
+            if self.synthetic is not None:
+                raise ValueError(f"@synthetic: only applies to kind synthetic, not {self.kind!r}")
+            if not self.root:
+                raise ValueError(f"@root: required for kind {self.kind!r}")
+        if self.demographics is not None and self.kind != "folders":
+            raise ValueError(f"@demographics: only applies to kind folders, not {self.kind!r}")
+        if self.partition == "official" and self.kind not in ("celeba", "vggface2"):
+            raise ValueError(f"@partition: 'official' exists for celeba and vggface2, not {self.kind!r}")
+        if self.group_column is None:
+            self.group_column = DEFAULT_GROUP_COLUMN[self.kind]
+        return self
+
+
+class ModelConfig(_Section):
+    name: str = Field(..., min_length=1, description='timm model name or "frnas_dpn"')
+    embedding_dim: int | None = Field(None, ge=1, le=65536, description="default: the model's (timm 512, frnas_dpn 1000)")
+    edges: tuple[int, int, int] | None = Field(None, description="frnas_dpn: the three searched edges (0..8)")
+    width: float | None = Field(None, gt=0, le=16, description="frnas_dpn: width multiplier")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments of create_model")
+
+    @field_validator("edges")
+    @classmethod
+    def _check_edges(cls, value):
+        if value is not None and any(not 0 <= e <= 8 for e in value):
+            raise ValueError(f"each edge must be in 0..8, got {list(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_dpn(self) -> "ModelConfig":
+        if self.name != "frnas_dpn":
+            for key in ("edges", "width"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"@{key}: only applies to model frnas_dpn, not {self.name!r}")
+        if "pretrained" in self.kwargs and self.kwargs["pretrained"]:
+            raise ValueError("@kwargs.pretrained: there is no network; models are trained from scratch")
+        return self
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`fairvision.models.create_model` (besides the name)."""
+        out = dict(self.kwargs)
+        if self.embedding_dim is not None:
+            out["embedding_dim"] = self.embedding_dim
+        if self.edges is not None:
+            out["edges"] = tuple(self.edges)
+        if self.width is not None:
+            out["width"] = self.width
+        return out
+
+
+class HeadConfig(_Section):
+    name: Literal["CosFace", "ArcFace", "MagFace", "SphereFace", "AdaFace"] = "CosFace"
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments of create_head")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _case(cls, value):
+        if isinstance(value, str):
+            return next((h for h in HEADS if h.lower() == value.lower()), value)
+        return value
+
+
+class LossConfig(_Section):
+    name: Literal["ce", "focal", "focal_batch"] = "ce"
+    gamma: float = Field(2.0, ge=0.0, le=100.0, description="focal loss exponent")
+
+
+class OptimConfig(_Section):
+    name: Literal["Adam", "AdamW", "SGD"] = "SGD"
+    lr: float = Field(0.1, gt=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float = Field(1e-4, ge=0.0)
+    scheduler: Literal["cosine", "none"] = "cosine"
+    warmup_epochs: float = Field(0.0, ge=0.0)
+    warmup_lr: float = Field(1e-5, ge=0.0)
+    min_lr: float = Field(0.0, ge=0.0)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _case(cls, value):
+        if isinstance(value, str):
+            return next((o for o in OPTIMIZERS if o.lower() == value.lower()), value)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "OptimConfig":
+        if self.min_lr > self.lr:
+            raise ValueError(f"@min_lr: must not exceed lr ({self.min_lr} > {self.lr})")
+        return self
+
+
+class TrainSettings(_Section):
+    epochs: int = Field(10, ge=1, le=100_000)
+    schedule_epochs: int | None = Field(
+        None, ge=1, description="length of the lr schedule in epochs (default: epochs at the start of the run)"
+    )
+    batch_size: int = Field(64, ge=2, le=65536)
+    seed: int = Field(0, ge=0)
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    grad_clip: float | None = Field(None, gt=0.0)
+    device: str = Field("auto", description='"auto", "cpu", "cuda" or "cuda:N"')
+    eval_every: int = Field(1, ge=1)
+    deterministic: bool = True
+    hflip: float = Field(0.5, ge=0.0, le=1.0, description="probability of a horizontal flip of a training image")
+    eval_batch_size: int = Field(256, ge=1)
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+            raise ValueError(f'must be "auto", "cpu", "cuda" or "cuda:N", got {value!r}')
+        return value
+
+
+class RunConfig(_Section):
+    """The whole training configuration."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig
+    head: HeadConfig = Field(default_factory=HeadConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss_shorthand(cls, value):
+        return {"name": value} if isinstance(value, str) else value
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "config") -> "RunConfig":
+        """Validate a mapping; ConfigError names ``source`` and every bad key path."""
+        return _validate(cls, data, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-ready dict that validates back to an equal config."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _describe(err: dict) -> str:
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    got = f" (got {err['input']!r})" if "input" in err and kind != "missing" else ""
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "greater_than":
+        return f"must be > {ctx.get('gt')}{got}"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx.get('ge')}{got}"
+    if kind == "less_than":
+        return f"must be < {ctx.get('lt')}{got}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx.get('le')}{got}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{got}"
+    return f"{err['msg']}{got}"
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """``key.path: problem`` for every error of a pydantic ValidationError, joined by "; "."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "value_error":
+            text = str((err.get("ctx") or {}).get("error", err["msg"]))
+            if text.startswith(_SYNTH_PREFIX):  # SyntheticFacesConfig's own "key: problem; ..." message
+                for part in text[len(_SYNTH_PREFIX) :].split("; "):
+                    parts.append(f"{loc}.{part.replace('Value error, ', '')}")
+                continue
+            match = re.match(r"@([\w.]+): (.*)", text, re.S)
+            if match:  # a model validator naming the key at fault
+                loc, text = f"{loc}.{match[1]}" if loc else match[1], match[2]
+            parts.append(f"{loc or 'config'}: {text}")
+        else:
+            parts.append(f"{loc or 'config'}: {_describe(err)}")
+    return "; ".join(dict.fromkeys(parts))
+
+
+_SYNTH_PREFIX = "invalid synthetic faces config: "
+
+
+def _validate(cls, data: Any, source: str, prefix: str = ""):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {prefix or 'config'} must be a mapping of keys, not {type(data).__name__}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        msg = format_validation_error(exc)
+        if prefix:
+            msg = "; ".join(f"{prefix}.{p}" for p in msg.split("; "))
+        raise ConfigError(f"{source}: {msg}") from None
+    except ConfigError as exc:  # raised by SyntheticFacesConfig's own checks
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _unwrap(annotation) -> list:
+    """The non-None members of an Optional/Union annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _check_path(model: type[BaseModel], path: list[str], text: str) -> None:
+    """Raise ConfigError unless ``path`` names a key of ``model`` (free-form dicts accept any sub-key)."""
+    current: Any = model
+    for depth, key in enumerate(path):
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if key not in current.model_fields:
+                where = ".".join(path[: depth + 1])
+                known = ", ".join(current.model_fields)
+                raise ConfigError(f"--set {text}: unknown key {where!r} (known keys here: {known})")
+            members = _unwrap(current.model_fields[key].annotation)
+            current = next((m for m in members if isinstance(m, type) and issubclass(m, BaseModel)), members[0])
+        else:
+            origin = typing.get_origin(current) or current
+            if origin is dict:
+                return  # free-form mapping: any sub-key
+            where = ".".join(path[:depth])
+            raise ConfigError(f"--set {text}: {where!r} is a value, not a section, so {key!r} is unknown")
+
+
+def parse_overrides(items: Sequence[str]) -> list[tuple[list[str], Any]]:
+    """Parse ``key.path=value`` strings; the value is read with ``yaml.safe_load``."""
+    out = []
+    for text in items:
+        key, sep, raw = text.partition("=")
+        path = key.strip().split(".")
+        if not sep or not key.strip() or any(not p for p in path):
+            raise ConfigError(f"--set expects KEY.PATH=VALUE, got {text!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {text}: value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        out.append((path, value))
+    return out
+
+
+def apply_overrides(
+    data: dict[str, Any], items: Sequence[str], *, schema: type[BaseModel] = None  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """A copy of ``data`` with each ``key.path=value`` of ``items`` set; unknown key paths raise ConfigError."""
+    import copy
+
+    schema = schema or RunConfig
+    out = copy.deepcopy(data)
+    for (path, value), text in zip(parse_overrides(items), items):
+        _check_path(schema, path, text)
+        node = out
+        for depth, key in enumerate(path[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"--set {text}: {'.'.join(path[: depth + 1])!r} is a value, not a section")
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_run_config(path: str | Path | dict, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a YAML config file (or take a mapping), apply ``--set`` overrides, validate."""
+    if isinstance(path, dict):
+        data, source = path, "config"
+    else:
+        data, source = load_yaml(path), str(path)
+    if overrides:
+        data = apply_overrides(data, overrides)
+        source += " (with --set " + " ".join(overrides) + ")"
+    return RunConfig.from_dict(data, source=source)
+
+
+class _DataOnly(_Section):
+    data: DataConfig
+
+
+def load_data_config(
+    path: str | Path | dict | None, overrides: Sequence[str] = (), *, base: DataConfig | None = None
+) -> DataConfig:
+    """The ``data`` section of a YAML file (other sections are ignored), with ``--set data.x=y`` overrides.
+
+    Without a file, overrides apply to ``base`` (e.g. the data config of a trained run).
+    """
+    if path is None:
+        data: dict[str, Any] = {"data": base.model_dump(mode="json") if base is not None else {}}
+        source = "data config of the run" if base is not None else "default data config"
+    elif isinstance(path, dict):
+        data, source = dict(path), "data spec"
+    else:
+        data, source = load_yaml(path), str(path)
+    if "data" not in data:
+        raise ConfigError(f"{source}: needs a 'data' section")
+    data = {"data": data["data"] if data["data"] is not None else {}}
+    if overrides:
+        bad = [o for o in overrides if not o.strip().startswith("data.")]
+        if bad:
+            raise ConfigError(f"--set {bad[0]}: only data.* keys can be set here")
+        data = apply_overrides(data, overrides, schema=_DataOnly)
+        source += " (with --set " + " ".join(overrides) + ")"
+    return _validate(_DataOnly, data, source).data
