@@ -5,6 +5,7 @@ from fairvision.data.images import check_images, load_image
 from fairvision.data.celeba import load_celeba
 from fairvision.data.folders import load_identity_folders, load_rfw
 from fairvision.data.protocol import frnas_eval_split, split_identities
+from fairvision.data.synthetic import SyntheticFacesConfig, generate_faces, write_synthetic
 from fairvision.data.torch_dataset import FaceImageDataset
 from fairvision.data.vggface2 import load_vggface2
 
@@ -19,4 +20,7 @@ __all__ = [
     "load_rfw",
     "frnas_eval_split",
     "split_identities",
+    "SyntheticFacesConfig",
+    "generate_faces",
+    "write_synthetic",
 ]

@@ -3,7 +3,7 @@
 FR-NAS trains timm architectures from scratch with their classifier removed
 and an embedding layer on top.  :class:`TimmBackbone` builds
 ``timm.create_model(name, pretrained=False, num_classes=0, **timm_kwargs)``
-(pooled features of size ``num_features``) followed by
+(pooled features, after timm's pre-logits layer if the architecture has one) followed by
 ``Linear(num_features, embedding_dim, bias=False)`` and
 ``BatchNorm1d(embedding_dim)``; its output is the unnormalised embedding.
 """
@@ -24,7 +24,7 @@ class TimmBackbone(nn.Module):
     """A timm feature extractor plus an embedding layer; ``forward(x) -> (B, embedding_dim)``.
 
     Attributes: ``model_name``, ``embedding_dim``, ``num_features`` (width of
-    timm's pooled features), ``body`` (the timm model) and ``embedding``
+    the timm model's output with ``num_classes=0``), ``body`` (the timm model) and ``embedding``
     (``Sequential(Linear, BatchNorm1d)``).
     """
 
@@ -44,7 +44,9 @@ class TimmBackbone(nn.Module):
             raise ConfigError(f"cannot build timm model {name!r} with {timm_kwargs}: {exc}") from exc
         self.model_name = name
         self.body = body
-        self.num_features = int(body.num_features)
+        # Width of what ``body(x)`` returns: timm's ``head_hidden_size`` where a pre-logits layer follows
+        # the pooling (MobileNetV3, GhostNet, VGG: 1024/1280/4096), else ``num_features``.
+        self.num_features = int(getattr(body, "head_hidden_size", None) or body.num_features)
         self.embedding_dim = int(embedding_dim)
         self.embedding = nn.Sequential(
             nn.Linear(self.num_features, self.embedding_dim, bias=False),

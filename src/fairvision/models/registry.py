@@ -109,12 +109,15 @@ def create_model(name: str, *, embedding_dim: int | None = None, **kwargs: Any) 
     """
     if not isinstance(name, str) or not name:
         raise ConfigError(f"model name must be a non-empty string, got {name!r}")
-    if embedding_dim is not None and (not isinstance(embedding_dim, int) or embedding_dim < 1):
+    if embedding_dim is not None and (
+        isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1
+    ):
         raise ConfigError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
     if kwargs.pop("pretrained", False):
         raise ConfigError(
             f"create_model({name!r}, pretrained=True): pretrained weights are not supported; "
-            "fairvision trains from scratch and never downloads weights (use timm's checkpoint_path=... for a local file)"
+            "fairvision trains from scratch and never downloads weights "
+            "(timm's checkpoint_path=... loads a local file)"
         )
     _load_builtins()
     dim_kw = {} if embedding_dim is None else {"embedding_dim": embedding_dim}

@@ -172,7 +172,7 @@ class OptimConfig(_Section):
     lr: float = Field(0.1, gt=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(1e-4, ge=0.0)
-    scheduler: Literal["cosine", "none"] = "cosine"
+    scheduler: Literal["cosine", "constant", "none"] = "cosine"
     warmup_epochs: float = Field(0.0, ge=0.0)
     warmup_lr: float = Field(1e-5, ge=0.0)
     min_lr: float = Field(0.0, ge=0.0)

@@ -1,0 +1,43 @@
+"""Training and evaluation of face-recognition models (FR-NAS protocol) with fairness metrics.
+
+* :func:`train` -- train / resume / extend a run in a folder (see :mod:`fairvision.train.engine`);
+* :func:`evaluate` -- metrics of a trained run on a split or another data set;
+* :class:`RunConfig` and :func:`load_run_config` -- the typed YAML config with ``--set`` overrides.
+"""
+
+from fairvision.train.config import (
+    DataConfig,
+    EvalProtocolConfig,
+    HeadConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainSettings,
+    apply_overrides,
+    load_data_config,
+    load_run_config,
+)
+from fairvision.train.engine import OUTPUT_FILES, RESUMABLE_KEYS, train
+from fairvision.train.evaluate import evaluate, load_trained_model
+from fairvision.train.step import TrainStep
+
+__all__ = [
+    "DataConfig",
+    "EvalProtocolConfig",
+    "HeadConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OUTPUT_FILES",
+    "OptimConfig",
+    "RESUMABLE_KEYS",
+    "RunConfig",
+    "TrainSettings",
+    "TrainStep",
+    "apply_overrides",
+    "evaluate",
+    "load_data_config",
+    "load_run_config",
+    "load_trained_model",
+    "train",
+]

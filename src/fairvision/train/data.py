@@ -1,0 +1,181 @@
+"""Data for training and evaluation: load the configured face set, split identities, apply the eval protocol.
+
+* ``kind: synthetic`` generates the configured synthetic faces once, into
+  ``data.root/synthetic-<hash of the generator config>`` when ``root`` is set
+  (a cache shared by runs; written to a temporary folder and renamed, so a
+  half-written set is never used) or into ``RUN_DIR/data`` otherwise.
+* Splits are identity-disjoint (:func:`fairvision.data.split_identities`),
+  stratified by the group column and seeded with ``data.split_seed``;
+  ``partition: official`` uses CelebA's ``list_eval_partition.txt`` or
+  VGGFace2's ``train/`` and ``test/`` folders instead.
+* ``eval_protocol`` (unless null) applies the FR-NAS balanced evaluation split
+  (:func:`fairvision.data.frnas_eval_split`) to val, test and "all".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fairvision.data import (
+    FaceSet,
+    frnas_eval_split,
+    load_celeba,
+    load_identity_folders,
+    load_rfw,
+    load_vggface2,
+    split_identities,
+)
+from fairvision.data.synthetic import write_synthetic
+from fairvision.errors import ConfigError, DatasetError
+from fairvision.train.config import DataConfig
+
+__all__ = ["SPLITS", "expand_path", "load_faces", "load_split", "make_splits", "synthetic_dir"]
+
+SPLITS = ("train", "val", "test", "all")
+
+
+def expand_path(value: str, key: str) -> Path:
+    """``~`` and ``$VAR``/``${VAR}`` expanded; an unset variable is a ConfigError naming ``key``."""
+    expanded = os.path.expandvars(os.path.expanduser(value))
+    unset = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", expanded)
+    if unset:
+        raise ConfigError(
+            f"{key}: environment variable {unset[0]} in {value!r} is not set "
+            f"(export it, or pass --set {key}=PATH)"
+        )
+    return Path(expanded)
+
+
+def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None) -> Path:
+    """Folder holding the synthetic face set of ``cfg`` (generated on first use; deterministic)."""
+    assert cfg.synthetic is not None
+    payload = json.dumps(cfg.synthetic.model_dump(mode="json"), sort_keys=True)
+    if cfg.root:
+        digest = hashlib.sha1(payload.encode()).hexdigest()[:12]
+        out = expand_path(cfg.root, "data.root") / f"synthetic-{digest}"
+    elif run_dir is not None:
+        out = Path(run_dir) / "data"
+    else:
+        raise ConfigError("data.root: needed for synthetic data when there is no run folder")
+    meta = out / "synthetic.json"
+    if meta.is_file():
+        try:
+            recorded = json.loads(meta.read_text())["config"]
+        except (ValueError, KeyError):
+            recorded = None
+        if recorded is not None and json.dumps(recorded, sort_keys=True) == payload:
+            return out
+        if not cfg.root:
+            raise ConfigError(
+                f"{out} holds a synthetic face set with a different config; use a new run folder or set data.root"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_synthetic(tmp, cfg.synthetic, layout="folders", progress=False)
+        if out.exists():  # stale or concurrent: replace it
+            shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+    except OSError:
+        if not (out / "synthetic.json").is_file():
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load_faces(cfg: DataConfig, *, run_dir: str | Path | None = None, which: str = "all") -> FaceSet:
+    """The configured face set (``which="test"`` selects VGGFace2's ``test/`` folder for the official partition)."""
+    kind = cfg.kind
+    group = cfg.group_column
+    assert group is not None
+    if kind == "synthetic":
+        root = synthetic_dir(cfg, run_dir)
+        faces = load_identity_folders(root / "images", demographics=root / "demographics.csv", name="synthetic")
+    else:
+        assert cfg.root is not None
+        root = expand_path(cfg.root, "data.root")
+        if kind == "folders":
+            demo = expand_path(cfg.demographics, "data.demographics") if cfg.demographics else None
+            faces = load_identity_folders(root, demographics=demo, group_column=group)
+        elif kind == "celeba":
+            faces = load_celeba(root, split="all")
+        elif kind == "vggface2":
+            faces = load_vggface2(root, split="test" if which == "test" else "train")
+        else:
+            faces = load_rfw(root, group_column=group)
+    if group not in faces.frame.columns:
+        raise DatasetError(
+            f"data.group_column: {group!r} is not a column of {faces.name!r} "
+            f"(columns: {', '.join(faces.attributes)})"
+        )
+    return faces
+
+
+def _protocol(cfg: DataConfig, faces: FaceSet) -> FaceSet:
+    p = cfg.eval_protocol
+    if p is None:
+        return faces
+    return frnas_eval_split(
+        faces,
+        group_column=cfg.group_column,
+        min_images=p.min_images,
+        identities_per_group=p.identities_per_group,
+        max_images_per_group=p.max_images_per_group,
+        seed=p.seed,
+    )
+
+
+def make_splits(cfg: DataConfig, faces: FaceSet, *, test_faces: FaceSet | None = None) -> dict[str, FaceSet]:
+    """``train``/``val``/``test`` identity-disjoint splits; the eval protocol is applied to val and test."""
+    if cfg.partition == "official" and cfg.kind == "celeba":
+        part = faces.frame["partition"]
+        parts = {name: faces.subset((part == name).to_numpy(), name=f"{faces.name}-{name}") for name in ("train", "val", "test")}
+    else:
+        if cfg.partition == "official":  # vggface2: train/ folder -> train+val; test/ folder -> test
+            fracs = (1.0 - cfg.val_fraction, cfg.val_fraction, 0.0)
+        else:
+            fracs = (1.0 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction)
+        parts = split_identities(
+            faces, fractions=fracs, names=("train", "val", "test"), stratify=cfg.group_column, seed=cfg.split_seed
+        )
+        if cfg.partition == "official":
+            parts["test"] = test_faces if test_faces is not None else parts["test"]
+    for name in ("val", "test"):
+        if len(parts[name]):
+            parts[name] = _protocol(cfg, parts[name])
+    if len(parts["train"]) == 0:
+        raise DatasetError(f"{faces.name}: the training split is empty")
+    return parts
+
+
+def load_split(cfg: DataConfig, split: str, *, run_dir: str | Path | None = None) -> FaceSet:
+    """One split (``train``/``val``/``test``, exactly as training made it) or ``all`` (the whole set, protocol applied)."""
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    faces = load_faces(cfg, run_dir=run_dir)
+    if split == "all":
+        return _protocol(cfg, faces)
+    test = None
+    if split == "test" and cfg.kind == "vggface2" and cfg.partition == "official":
+        test = load_faces(cfg, run_dir=run_dir, which="test")
+    out = make_splits(cfg, faces, test_faces=test)[split]
+    if len(out) == 0:
+        raise DatasetError(f"the {split!r} split of {faces.name!r} is empty (data.{split}_fraction is 0?)")
+    return out
+
+
+def class_labels(faces: FaceSet) -> tuple[np.ndarray, list[str]]:
+    """Integer class of every row (identities in sorted order) and the identity of each class."""
+    names = sorted(map(str, faces.identities))
+    index = {n: i for i, n in enumerate(names)}
+    return np.array([index[str(i)] for i in faces.frame["identity"]], dtype=np.int64), names

@@ -1,0 +1,398 @@
+"""The training engine: ``train(config, run_dir)``.
+
+Per epoch: one pass over the training identities (shuffled by a seeded
+DataLoader generator, random horizontal flips), then -- every ``eval_every``
+epochs and always after the last -- validation on held-out identities:
+flip-TTA embeddings (:func:`fairvision.models.embed`), exact leave-one-out
+identification ranks, FR-NAS fairness metrics by ``data.group_column``.
+
+After every epoch the complete state is saved atomically to
+``checkpoint.pt`` and the result files are rewritten from it, so the files
+never disagree with the checkpoint.  Running the same command again on the
+same run folder resumes after the last complete epoch and produces the same
+weights and metrics as an uninterrupted run (CPU, same seed); a larger
+``train.epochs`` extends a finished run (see :func:`train` for the schedule).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from rich.console import Console
+
+from fairvision._io import atomic_write, write_csv, write_json
+from fairvision.data import FaceImageDataset, FaceSet
+from fairvision.errors import ConfigError, DatasetError
+from fairvision.metrics import METRIC_NAMES, FairnessReport, fairness_metrics, identification_ranks
+from fairvision.train.checkpoint import CHECKPOINT, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from fairvision.train.config import RunConfig, load_run_config
+from fairvision.train.data import class_labels, load_faces, make_splits
+from fairvision.train.report import Reporter
+from fairvision.train.step import (
+    TrainStep,
+    autocast,
+    build_head,
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    deterministic_mode,
+    resolve_device,
+    seed_everything,
+    seed_worker,
+)
+
+__all__ = ["train", "embed_and_score", "diverged_metrics", "RESUMABLE_KEYS", "OUTPUT_FILES"]
+
+#: Config keys that may change between runs on the same run folder (everything else must match).
+RESUMABLE_KEYS = frozenset(
+    {
+        "train.epochs",
+        "train.schedule_epochs",
+        "train.eval_every",
+        "train.device",
+        "train.compile",
+        "train.eval_batch_size",
+        "data.num_workers",
+        "data.root",
+    }
+)
+OUTPUT_FILES = ("config.yaml", "history.jsonl", "ranks_val.csv", "val_meta.csv", "checkpoint.pt", "metrics.json")
+
+
+def _as_config(config: RunConfig | dict | str | Path) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config
+    return load_run_config(config)
+
+
+def diverged_metrics(epoch: int) -> dict[str, Any]:
+    """FR-NAS's convention for a diverged run: Error = 1, the other metrics undefined."""
+    out: dict[str, Any] = {name: None for name in METRIC_NAMES}
+    out["Error"] = 1.0
+    out["groups"] = {}
+    out.update(epoch=epoch, status="diverged")
+    return out
+
+
+def embed_and_score(
+    model: torch.nn.Module,
+    faces: FaceSet,
+    group_column: str,
+    *,
+    image_size: int,
+    device: torch.device,
+    precision: str = "fp32",
+    batch_size: int = 256,
+    num_workers: int = 0,
+) -> tuple[np.ndarray, Any, FairnessReport] | None:
+    """Flip-TTA embeddings, identification ranks and fairness report of ``faces``; None if embeddings are not finite."""
+    from fairvision.models import embed
+
+    data = FaceImageDataset(faces, size=image_size)
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    # fork_rng: evaluating must not move the training RNG (the DataLoader draws a seed from it),
+    # so that results do not depend on which epochs were evaluated.
+    with torch.random.fork_rng(devices=cuda), autocast(device, precision):
+        emb = embed(model, data, batch_size=batch_size, device=device, num_workers=num_workers)
+    if not np.isfinite(emb).all() or (np.linalg.norm(emb, axis=1) == 0).any():
+        return None
+    frame = faces.frame
+    ranks = identification_ranks(emb, frame["identity"].to_numpy())
+    with warnings.catch_warnings():  # undefined ratios early in training are reported as null
+        warnings.simplefilter("ignore")
+        report = fairness_metrics(ranks.rank_by_id, frame[group_column].to_numpy(), identities=frame["identity"].to_numpy())
+    return emb, ranks, report
+
+
+def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        path = f"{prefix}{key}"
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and path not in ("model.kwargs", "head.kwargs"):
+            keys += _config_diff(a, b, path + ".")
+        elif a != b and path not in RESUMABLE_KEYS:
+            keys.append(f"{path} ({a!r} -> {b!r})")
+    return keys
+
+
+class _Run:
+    """State of one training run; :func:`train` drives it."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, console: Console, progress: bool) -> None:
+        self.cfg, self.run_dir, self.console = cfg, run_dir, console
+        self.reporter = Reporter(console, enabled=progress)
+        self.history: list[dict] = []
+        self.ranks: dict[str, torch.Tensor] = {}
+        self.metrics: dict[str, Any] | None = None
+        self.status = "running"
+        self.epoch = 0  # completed epochs
+        self.final_report: FairnessReport | None = None
+
+    # ------------------------------------------------------------ outputs
+    def write_outputs(self) -> None:
+        """Rewrite history.jsonl, ranks_val.csv and metrics.json from the in-memory (checkpointed) state."""
+        text = "".join(json.dumps(_clean(r), allow_nan=False) + "\n" for r in self.history)
+        atomic_write(self.run_dir / "history.jsonl", lambda p: p.write_text(text))
+        if self.ranks:
+            n = len(next(iter(self.ranks.values())))
+            frame = pd.DataFrame({"ids": np.arange(n)})
+            for col in sorted(self.ranks, key=lambda c: int(c.split("_")[1])):
+                frame[col] = self.ranks[col].numpy()
+            write_csv(self.run_dir / "ranks_val.csv", frame)
+        if self.metrics is not None:
+            write_json(self.run_dir / "metrics.json", self.metrics)
+
+    def checkpoint_state(self, model, head, optimizer, scheduler, generator, schedule_epochs, upe) -> dict:
+        return {
+            "epoch": self.epoch,
+            "status": self.status,
+            "model": model.state_dict(),
+            "head": head.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "rng": capture_rng(generator),
+            "config": self.cfg.to_dict(),
+            "schedule_epochs": schedule_epochs,
+            "updates_per_epoch": upe,
+            "embedding_dim": int(model.embedding_dim),
+            "num_classes": int(head.num_classes),
+            "history": self.history,
+            "ranks": self.ranks,
+            "metrics": self.metrics,
+        }
+
+
+def _clean(obj):
+    """NaN/inf -> None for strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def train(
+    config: RunConfig | dict | str | Path,
+    run_dir: str | Path,
+    *,
+    progress: bool = True,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Train (or resume, or extend) the run in ``run_dir``; returns the content of ``metrics.json``.
+
+    Outputs in ``run_dir``: ``config.yaml`` (resolved config), ``history.jsonl``
+    (one record per epoch), ``ranks_val.csv`` (``ids, epoch_0, epoch_1, ...``:
+    ``rank_by_id`` of every validation image at every evaluated epoch),
+    ``val_meta.csv`` (``ids, identity, group, <group_column>, path``),
+    ``checkpoint.pt`` and ``metrics.json`` (``fairvision fairness --json`` keys
+    plus ``epoch`` -- the 0-based epoch the metrics come from -- and ``status``:
+    ``running`` while epochs remain, ``complete``, or ``diverged``).
+
+    **Resume and budget extension.** If ``run_dir`` holds a checkpoint of the
+    same config (only the keys in :data:`RESUMABLE_KEYS`, e.g. ``train.epochs``,
+    may differ; anything else is a ConfigError), training continues after its
+    last complete epoch; a finished run with ``train.epochs`` raised trains the
+    extra epochs.  The learning-rate schedule is a pure function of the update
+    count and its length ``train.schedule_epochs``; when that key is null it is
+    fixed to ``train.epochs`` *of the first run* and recorded in the
+    checkpoint, so extending a run never changes the schedule of epochs already
+    trained: epochs beyond the schedule run at ``optim.min_lr``.  For
+    successive halving / Hyperband set ``schedule_epochs`` to the maximum
+    budget: then training ``e`` epochs and later extending to ``E`` gives
+    exactly the weights of training ``E`` epochs in one go (CPU, same seed).
+
+    **Divergence.** A NaN/inf loss or embedding stops training; the run is
+    recorded with ``status: "diverged"`` and ``Error = 1`` (FR-NAS), a message
+    is printed and the function returns normally.  Re-running a diverged run
+    returns its record without training.
+    """
+    cfg = _as_config(config)
+    run_dir = Path(run_dir)
+    console = console or Console(quiet=not progress)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / CHECKPOINT
+    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    if state is not None:
+        diff = _config_diff(state["config"], cfg.to_dict())
+        diff = [d for d in diff if not d.startswith("train.schedule_epochs")]
+        if diff:
+            raise ConfigError(
+                f"{run_dir} holds a run with a different config ({'; '.join(diff)}); "
+                "only train.epochs and the keys that do not change results may differ -- use a new --out folder"
+            )
+    run = _Run(cfg, run_dir, console, progress)
+    if state is not None:
+        run.history, run.ranks, run.metrics = list(state["history"]), dict(state["ranks"]), state["metrics"]
+        run.epoch, run.status = int(state["epoch"]), state["status"]
+        if run.status == "diverged" or run.epoch >= cfg.train.epochs:
+            console.print(
+                f"{run_dir}: run already {run.status if run.status == 'diverged' else 'complete'} "
+                f"({run.epoch} epoch(s)); nothing to train"
+            )
+            if run.status != "diverged" and run.metrics is not None and run.metrics.get("status") == "running":
+                run.metrics["status"] = "complete"
+            run.write_outputs()
+            run.reporter.summary(run.history, None)
+            return run.metrics or diverged_metrics(run.epoch - 1)
+
+    schedule_epochs = cfg.train.schedule_epochs or (int(state["schedule_epochs"]) if state else cfg.train.epochs)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"schedule_epochs": schedule_epochs})})
+    run.cfg = cfg
+    atomic_write(run_dir / "config.yaml", lambda p: p.write_text(cfg.to_yaml()))
+
+    with deterministic_mode(cfg.train.deterministic):
+        return _train(run, state, schedule_epochs)
+
+
+def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any]:
+    cfg, run_dir, console = run.cfg, run.run_dir, run.console
+    tc = cfg.train
+    seed_everything(tc.seed)
+    device = resolve_device(tc.device)
+
+    faces = load_faces(cfg.data, run_dir=run_dir)
+    parts = make_splits(cfg.data, faces)
+    train_set, val_set = parts["train"], parts["val"]
+    group = cfg.data.group_column
+    if len(val_set) == 0:
+        raise DatasetError(f"{faces.name}: the validation split is empty (data.val_fraction = {cfg.data.val_fraction})")
+    if val_set.frame[group].nunique() < 2:
+        raise DatasetError(f"{faces.name}: the validation split has fewer than two groups in column {group!r}")
+    if len(train_set) < tc.batch_size:
+        raise ConfigError(f"train.batch_size: {tc.batch_size} is larger than the training split ({len(train_set)} images)")
+    labels, classes = class_labels(train_set)
+    meta = pd.DataFrame({"ids": np.arange(len(val_set)), "identity": val_set.frame["identity"].to_numpy()})
+    meta["group"] = val_set.frame[group].to_numpy()
+    if group != "group":
+        meta[group] = val_set.frame[group].to_numpy()
+    meta["path"] = val_set.frame["path"].to_numpy()
+    write_csv(run_dir / "val_meta.csv", meta)
+
+    model = build_model(cfg)
+    head = build_head(cfg, int(model.embedding_dim), len(classes))
+    model.to(device)
+    head.to(device)
+    if tc.channels_last:
+        model.to(memory_format=torch.channels_last)
+    loss_fn = build_loss(cfg)
+    optimizer = build_optimizer(cfg.optim, torch.nn.ModuleList([model, head]))
+    generator = torch.Generator()
+    generator.manual_seed(tc.seed)
+    loader = torch.utils.data.DataLoader(
+        FaceImageDataset(train_set, size=cfg.data.image_size),
+        batch_size=tc.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=generator,
+        num_workers=cfg.data.num_workers,
+        worker_init_fn=seed_worker,
+        persistent_workers=cfg.data.num_workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+    upe = len(loader)
+    scheduler = build_scheduler(cfg.optim, optimizer, schedule_epochs=schedule_epochs, updates_per_epoch=upe)
+    if state is not None:
+        if int(state["updates_per_epoch"]) != upe:
+            raise ConfigError(f"{run_dir}: the checkpoint has {state['updates_per_epoch']} updates per epoch, now {upe}")
+        model.load_state_dict(state["model"])
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"], generator)
+        console.print(f"resuming {run_dir} after epoch {run.epoch - 1} ({run.epoch} of {tc.epochs} done)")
+    forward = torch.compile(model) if tc.compile else model
+    step = TrainStep(
+        forward, head, loss_fn, optimizer, device=device, precision=tc.precision,
+        channels_last=tc.channels_last, grad_clip=tc.grad_clip,
+    )  # fmt: skip
+    label_tensor = torch.from_numpy(labels)
+    save = lambda: save_checkpoint(  # noqa: E731
+        run_dir / CHECKPOINT, run.checkpoint_state(model, head, optimizer, scheduler, generator, schedule_epochs, upe)
+    )
+
+    for epoch in range(run.epoch, tc.epochs):
+        model.train()
+        head.train()
+        t0 = time.perf_counter()
+        total, count, diverged = 0.0, 0, False
+        with run.reporter.epoch(epoch, tc.epochs, upe) as bar:
+            for i, (images, index) in enumerate(loader):
+                if scheduler is not None:
+                    scheduler.step_update(num_updates=epoch * upe + i)
+                if tc.hflip > 0:
+                    flip = torch.rand(len(images)) < tc.hflip
+                    images = torch.where(flip[:, None, None, None], images.flip(3), images)
+                loss, finite = step(images, label_tensor[index])
+                if not bool(finite):
+                    diverged = True
+                    break
+                total += float(loss) * len(images)
+                count += len(images)
+                bar.advance(loss=float(loss), images=len(images), elapsed=time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "status": "ok",
+            "train_loss": total / count if count else None,
+            "images_per_s": count / seconds if seconds > 0 else None,
+            "lr": float(optimizer.param_groups[0]["lr"]),
+            "seconds": seconds,
+            "evaluated": False,
+            "eval_seconds": None,
+            **{name: None for name in METRIC_NAMES},
+            "groups": {},
+        }
+        last = epoch == tc.epochs - 1
+        if not diverged and (last or (epoch + 1) % tc.eval_every == 0):
+            t1 = time.perf_counter()
+            scored = embed_and_score(
+                forward, val_set, group, image_size=cfg.data.image_size, device=device, precision=tc.precision,
+                batch_size=tc.eval_batch_size, num_workers=cfg.data.num_workers,
+            )  # fmt: skip
+            if scored is None:
+                diverged = True
+            else:
+                _, ranks, report = scored
+                result = report.to_dict()
+                record.update({k: result[k] for k in (*METRIC_NAMES, "groups")}, evaluated=True)
+                record["eval_seconds"] = time.perf_counter() - t1
+                run.ranks[f"epoch_{epoch}"] = torch.from_numpy(ranks.rank_by_id.astype(np.int64))
+                run.metrics = {**result, "epoch": epoch, "status": "complete" if last else "running"}
+                run.final_report = report
+        if diverged:
+            record.update(diverged_metrics(epoch))
+            record["status"] = "diverged"
+            run.status = "diverged"
+            run.metrics = diverged_metrics(epoch)
+            console.print(
+                f"[bold red]diverged[/] in epoch {epoch}: the loss or the embeddings became NaN/inf "
+                f"(optim.lr = {cfg.optim.lr}); recorded with status 'diverged' and Error = 1"
+            )
+        else:
+            run.epoch = epoch + 1
+            run.status = "complete" if last else "running"
+        run.history.append(record)
+        save()
+        run.write_outputs()
+        run.reporter.epoch_done(record)
+        if diverged:
+            break
+    run.reporter.summary(run.history, run.final_report)
+    assert run.metrics is not None
+    return run.metrics
+
+
+def build_loss(cfg: RunConfig) -> torch.nn.Module:
+    from fairvision.models import create_loss
+
+    return create_loss(cfg.loss.name, gamma=cfg.loss.gamma)

@@ -1,0 +1,110 @@
+"""Evaluate a trained run (or checkpoint) on a split of its data, or on another data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from rich.console import Console
+
+from fairvision._io import write_csv
+from fairvision.train.checkpoint import CHECKPOINT, load_checkpoint
+from fairvision.train.config import DataConfig, RunConfig, load_data_config
+from fairvision.train.data import load_split
+from fairvision.train.engine import diverged_metrics, embed_and_score
+from fairvision.train.step import build_model, resolve_device
+
+__all__ = ["evaluate", "load_trained_model"]
+
+
+def _locate(source: str | Path) -> tuple[Path, Path]:
+    source = Path(source)
+    ckpt = source / CHECKPOINT if source.is_dir() else source
+    return ckpt, ckpt.parent
+
+
+def load_trained_model(source: str | Path, *, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, RunConfig, dict]:
+    """The backbone of a run folder or checkpoint file (eval mode), its config and the checkpoint dict."""
+    ckpt, _ = _locate(source)
+    state = load_checkpoint(ckpt)
+    cfg = RunConfig.from_dict(state["config"], source=f"{ckpt} (stored config)")
+    model = build_model(cfg)
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    return model, cfg, state
+
+
+def evaluate(
+    source: str | Path,
+    *,
+    data: str | Path | dict | DataConfig | None = None,
+    overrides: Sequence[str] = (),
+    split: str = "test",
+    device: str = "auto",
+    batch_size: int | None = None,
+    ranks_out: str | Path | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Metrics of the trained backbone on ``split`` of ``data``.
+
+    ``source`` is a run folder or a ``checkpoint.pt``.  ``data`` is a YAML file
+    (or mapping) with a ``data`` section, or a :class:`DataConfig`; default the
+    run's own data config; ``overrides`` are ``data.key=value`` strings.
+    ``split`` is ``train``/``val``/``test`` (the identity-disjoint splits
+    training made, recomputed from the data config) or ``all`` (the whole data
+    set, e.g. RFW; the eval protocol applies unless ``data.eval_protocol`` is
+    null).  Returns the ``fairvision fairness --json`` keys plus ``epoch``,
+    ``status`` and ``split``, ``images`` and ``identities``.  A diverged run
+    gives its diverged record (Error = 1).  ``ranks_out`` writes
+    ``ids, identity, group, path, rank_by_id, rank_by_image``.
+    """
+    ckpt, run_dir = _locate(source)
+    dev = resolve_device(device)
+    model, cfg, state = load_trained_model(ckpt, device=dev)
+    epoch = int(state["epoch"]) - 1
+    if isinstance(data, DataConfig):
+        data_cfg = data
+        if overrides:
+            data_cfg = load_data_config(None, overrides, base=data)
+    else:
+        data_cfg = load_data_config(data, overrides, base=cfg.data)
+    if state["status"] == "diverged":
+        return {**diverged_metrics(epoch), "split": split}
+    faces = load_split(data_cfg, split, run_dir=run_dir)
+    scored = embed_and_score(
+        model,
+        faces,
+        data_cfg.group_column,
+        image_size=data_cfg.image_size,
+        device=dev,
+        precision=cfg.train.precision,
+        batch_size=batch_size or cfg.train.eval_batch_size,
+        num_workers=data_cfg.num_workers,
+    )
+    if scored is None:
+        return {**diverged_metrics(epoch), "split": split}
+    _, ranks, report = scored
+    frame = faces.frame
+    if ranks_out is not None:
+        out = pd.DataFrame({"ids": np.arange(len(frame)), "identity": frame["identity"].to_numpy()})
+        out["group"] = frame[data_cfg.group_column].to_numpy()
+        out["path"] = frame["path"].to_numpy()
+        out["rank_by_id"] = ranks.rank_by_id
+        out["rank_by_image"] = ranks.rank_by_image
+        write_csv(ranks_out, out)
+    result = report.to_dict()
+    result.update(
+        epoch=epoch,
+        status=state["status"],
+        split=split,
+        images=len(frame),
+        identities=int(frame["identity"].nunique()),
+    )
+    if console is not None:
+        from fairvision.report import print_fairness
+
+        print_fairness(report, title=f"{ckpt}: {split} split ({len(frame)} images)", console=console)
+    return result

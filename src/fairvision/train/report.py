@@ -1,0 +1,111 @@
+"""Terminal output of the engine: a rich progress bar per epoch, one line per epoch, a final summary table."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from fairvision.metrics import METRIC_NAMES, FairnessReport
+
+__all__ = ["Reporter", "history_table"]
+
+
+def _fmt(x, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+class _Bar:
+    def __init__(self, progress: Progress | None, task) -> None:
+        self.progress, self.task = progress, task
+        self.images = 0
+
+    def advance(self, *, loss: float, images: int, elapsed: float) -> None:
+        self.images += images
+        if self.progress is not None:
+            rate = self.images / elapsed if elapsed > 0 else 0.0
+            self.progress.update(self.task, advance=1, loss=loss, rate=rate)
+
+
+class Reporter:
+    """Prints progress when ``enabled``; otherwise silent."""
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        self.console = console
+        self.enabled = enabled
+
+    @contextlib.contextmanager
+    def epoch(self, epoch: int, epochs: int, steps: int) -> Iterator[_Bar]:
+        if not self.enabled:
+            yield _Bar(None, None)
+            return
+        progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:,.0f} img/s  loss {task.fields[loss]:.4f}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        task = progress.add_task("train", total=steps, epoch=epoch, epochs=epochs - 1, loss=float("nan"), rate=0.0)
+        with progress:
+            yield _Bar(progress, task)
+
+    def epoch_done(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        parts = [
+            f"epoch {record['epoch']}",
+            f"loss {_fmt(record['train_loss'])}",
+            f"{_fmt(record['images_per_s'], 0)} img/s",
+            f"lr {record['lr']:.2g}",
+            f"{record['seconds']:.1f} s",
+        ]
+        if record["evaluated"]:
+            parts += [f"{m} {_fmt(record[m])}" for m in ("Error", "Disparity", "Rank Disparity")]
+        if record["status"] != "ok":
+            parts.append(f"[bold red]{record['status']}[/]")
+        self.console.print("  ".join(parts))
+
+    def summary(self, history: list[dict], report: FairnessReport | None) -> None:
+        if not self.enabled or not history:
+            return
+        self.console.print(history_table(history))
+        if report is not None:
+            from fairvision.report import print_fairness
+
+            print_fairness(report, title=f"Validation, epoch {history[-1]['epoch']}", console=self.console)
+
+
+#: Short column names of the summary table (fits 80 columns).
+SHORT = {"Error": "Error", "Disparity": "Disp", "Ratio": "Ratio", "Error Ratio": "ErrR", "Rank Disparity": "RankD", "Rank Ratio": "RankR"}
+
+
+def history_table(history: list[dict]) -> Table:
+    """One row per epoch: loss, images/s, lr, the six metrics (short names), and status if not all ok."""
+    table = Table(
+        title="Training summary (validation on held-out identities)",
+        caption="Disp = Disparity, ErrR = Error Ratio, RankD/RankR = Rank Disparity/Ratio",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    show_status = any(r["status"] != "ok" for r in history)
+    for col in ("epoch", "loss", "img/s", "lr", *SHORT.values(), *(["status"] if show_status else [])):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for r in history:
+        shown = r.get("evaluated") or r["status"] == "diverged"
+        table.add_row(
+            str(r["epoch"]),
+            _fmt(r["train_loss"], 3),
+            _fmt(r["images_per_s"], 0),
+            f"{r['lr']:.2g}",
+            *[_fmt(r[m], 3) if shown else "" for m in METRIC_NAMES],
+            *([r["status"]] if show_status else []),
+        )
+    return table
