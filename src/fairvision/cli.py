@@ -128,6 +128,132 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from fairvision.train import load_run_config, train
+
+    config = load_run_config(args.config, args.set or ())
+    result = train(config, args.out, progress=not args.quiet, console=Console(quiet=args.quiet))
+    error = result.get("Error")
+    print(
+        f"{args.out}: status {result['status']}, epoch {result['epoch']}, "
+        f"Error {'n/a' if error is None else f'{error:.4f}'} (metrics.json, history.jsonl, ranks_val.csv, checkpoint.pt)"
+    )
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from fairvision._io import write_json
+    from fairvision.train import evaluate
+
+    result = evaluate(
+        args.source,
+        data=args.data,
+        overrides=args.set or (),
+        split=args.split,
+        device=args.device,
+        batch_size=args.batch_size,
+        ranks_out=args.ranks_out,
+        console=None if args.json else Console(),
+    )
+    if args.out:
+        write_json(args.out, result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result["status"] == "diverged":
+        print(f"{args.source}: the run diverged; Error = 1 by convention")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from fairvision.search.runner import load_search_config, run_search_config
+
+    cfg = load_search_config(args.config)
+    trials = run_search_config(cfg, args.store, engine=args.engine, trials=args.trials, workers=args.workers,
+                               dask_scheduler=args.dask_scheduler, progress=not args.quiet)
+    counts = trials["status"].value_counts().to_dict()
+    print(f"{args.store}: study {cfg.study!r}: {len(trials)} trials ({counts}); "
+          f"see `fairvision pareto {args.store}`")
+    return 0
+
+
+def _cmd_trials(args: argparse.Namespace) -> int:
+    from fairvision.search.analysis import open_store, trial_records
+
+    store = open_store(args.store, args.study)
+    records = trial_records(store)
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        names = [o.name for o in store.study()["objectives"]]
+        table = Table(title=f"{args.store}: study {store.study_name!r}")
+        for col in ["#", "budget", "status", *names, "config"]:
+            table.add_column(col, overflow="fold")
+        for r in records:
+            table.add_row(str(r["number"]), f"{r['budget']:g}", r["status"],
+                          *[f"{r['objectives'][n]:.4g}" if n in r["objectives"] else "-" for n in names],
+                          json.dumps(r["config"]))
+        Console().print(table)
+    return 0
+
+
+def _cmd_pareto(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fairvision.search.analysis import front_summary, open_store
+
+    store = open_store(args.store, args.study)
+    summary = front_summary(store, strict=not args.weak, reference=args.reference)
+    names = [o.name for o in summary["objectives"]]
+    front = summary["front"]
+    if args.plot:
+        from fairvision.metrics._io import read_csv_checked
+        from fairvision.report.search_plots import plot_search
+
+        baselines = read_csv_checked(args.baselines, what="baselines") if args.baselines else None
+        if baselines is not None:
+            missing = [n for n in names[:2] if n not in baselines.columns]
+            if missing:
+                raise FairvisionError(f"{args.baselines}: baselines file needs columns {missing} (and 'name')")
+        plot_search(summary["trials"], front, summary["objectives"], args.plot,
+                    hypervolume_curve=summary["hypervolume_curve"], baselines=baselines,
+                    title=f"{args.store}: study {store.study_name!r}")
+    records = [{"number": int(row["number"]), "budget": float(row["budget"]), "config": row["config"],
+                "objectives": {n: float(row[n]) for n in names}} for _, row in front.iterrows()]
+    if args.json:
+        print(json.dumps(records, indent=2, default=str))
+        return 0
+    print(pd.DataFrame([{"#": r["number"], **r["objectives"], "config": json.dumps(r["config"])} for r in records])
+          .to_string(index=False))
+    print(f"hypervolume {summary['hypervolume']:.6g} (reference point {summary['reference_point']}, "
+          f"{'weak' if args.weak else 'strict'} dominance, budget {front['budget'].max():g})")
+    tau = summary["kendall_tau"]
+    if len(tau):
+        print("Kendall tau of each lower budget vs the full budget:")
+        print(tau.to_string(index=False))
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from fairvision.search.analysis import open_store, retrain_front
+
+    store = open_store(args.store, args.study)
+    table = retrain_front(store, top=args.top, seeds=args.seeds, out=args.out, split=args.split,
+                          progress=not args.quiet)
+    cols = ["number"] + [c for c in table.columns if c.endswith("_mean") or c.endswith("_std")]
+    print(table[cols].to_string(index=False))
+    print(f"wrote {args.out}/retrain.csv")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fairvision",
@@ -175,6 +301,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "train",
+        help="train a face-recognition model from a YAML config; re-running resumes (or extends) the run",
+        description="Train (or resume, or extend) the run in --out. Writes config.yaml, history.jsonl, ranks_val.csv, "
+        "val_meta.csv, checkpoint.pt and metrics.json. A diverged run is recorded (status diverged, Error 1), exit 0.",
+    )
+    p.add_argument("config", help="YAML config (sections data, model, head, loss, optim, train), e.g. configs/synthetic-tiny.yaml")
+    p.add_argument("--out", required=True, help="run folder (created; an existing run in it is resumed)")
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", help="override a config key, e.g. train.epochs=3 (repeatable; value parsed as YAML)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or tables")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="fairness metrics of a trained run on a split of its data or on another data set",
+        description="Embed a split with the trained backbone (flip TTA), rank, and print the FR-NAS metrics.",
+    )
+    p.add_argument("source", help="run folder or checkpoint.pt")
+    p.add_argument("--data", help="YAML file with a 'data' section (default: the run's own data config)")
+    p.add_argument("--set", action="append", metavar="data.KEY=VALUE", help="override a data key, e.g. data.root=/data/rfw (repeatable)")
+    p.add_argument("--split", choices=["train", "val", "test", "all"], default="test", help="split to evaluate; 'all' = the whole data set (default test)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (fairness --json keys, epoch, status, split)")
+    p.add_argument("--out", help="also write the JSON object to this file")
+    p.add_argument("--ranks-out", help="write per-image ranks (ids, identity, group, path, rank_by_id, rank_by_image)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=None, help="embedding batch size (default: the run's eval_batch_size)")
+    p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("search", help="multi-objective, multi-fidelity architecture + hyperparameter search (resumable)")
+    p.add_argument("config", help="search YAML (see configs/search-synthetic.yaml)")
+    p.add_argument("--store", required=True, help="trial store: a SQLite file path or an SQLAlchemy URL")
+    p.add_argument("--engine", help="smac | optuna | optuna-nsga2 | optuna-tpe | optuna-gp | random (default: config)")
+    p.add_argument("--trials", type=int, help="finish this many trials in total (default: config)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--dask-scheduler", help="address of an existing Dask scheduler, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("trials", help="every trial of a search store")
+    p.add_argument("store")
+    p.add_argument("--study", help="study name (default: the only one)")
+    p.add_argument("--json", action="store_true", help='list of {"number", "config", "budget", "status", "objectives"}')
+    p.set_defaults(func=_cmd_trials)
+
+    p = sub.add_parser("pareto", help="Pareto front, hypervolume and Kendall tau of a search store")
+    p.add_argument("store")
+    p.add_argument("--study", help="study name (default: the only one)")
+    p.add_argument("--json", action="store_true", help='list of {"config", "objectives", ...} on the front')
+    p.add_argument("--plot", metavar="OUT.png", help="front, hypervolume over trials, parallel coordinates")
+    p.add_argument("--baselines", metavar="CSV", help="baseline models to overlay: columns name + objectives")
+    p.add_argument("--weak", action="store_true", help="weak instead of strict dominance")
+    p.add_argument("--reference", type=float, nargs="+", help="hypervolume reference point (default: Error 1, "
+                   "others worst observed + 10%%)")
+    p.set_defaults(func=_cmd_pareto)
+
+    p = sub.add_parser("retrain", help="retrain the best front configurations with several seeds; test-split mean/std")
+    p.add_argument("store")
+    p.add_argument("--study", help="study name (default: the only one)")
+    p.add_argument("--top", type=int, default=3, help="front configurations to retrain (knee first)")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--out", default="runs/retrain")
+    p.add_argument("--split", default="test")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_retrain)
     return parser
 
 

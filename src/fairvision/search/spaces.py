@@ -251,7 +251,7 @@ def _condition(cs: ConfigurationSpace, i: int, cond: Any):
     if not isinstance(values, list) or not values:
         raise ConfigError(f"{where}: 'in' must be a non-empty list")
     for v in values:
-        if not cs[parent].is_legal(v):
+        if not bool(cs[parent].legal_value(v)):
             raise ConfigError(f"{where}: {v!r} is not a legal value of {parent!r}")
     try:
         if "in" in cond:

@@ -201,14 +201,20 @@ def train(
     same config (only the keys in :data:`RESUMABLE_KEYS`, e.g. ``train.epochs``,
     may differ; anything else is a ConfigError), training continues after its
     last complete epoch; a finished run with ``train.epochs`` raised trains the
-    extra epochs.  The learning-rate schedule is a pure function of the update
-    count and its length ``train.schedule_epochs``; when that key is null it is
-    fixed to ``train.epochs`` *of the first run* and recorded in the
-    checkpoint, so extending a run never changes the schedule of epochs already
-    trained: epochs beyond the schedule run at ``optim.min_lr``.  For
-    successive halving / Hyperband set ``schedule_epochs`` to the maximum
-    budget: then training ``e`` epochs and later extending to ``E`` gives
-    exactly the weights of training ``E`` epochs in one go (CPU, same seed).
+    extra epochs.  The learning rate is a pure function of the update count
+    and of the schedule length ``train.schedule_epochs`` (cosine from ``lr``
+    to ``min_lr``, then ``min_lr``):
+
+    * ``schedule_epochs`` set (recommended for successive halving / Hyperband:
+      the maximum budget): the schedule never changes, so training ``e``
+      epochs and later extending to ``E`` gives exactly the weights of
+      training ``E`` epochs in one go (CPU, same seed);
+    * ``schedule_epochs: null`` (default): the schedule spans the *current*
+      ``train.epochs``.  Extending a finished run from ``e`` to ``E`` epochs
+      keeps the epochs already trained as they were and continues with the lr
+      that an ``E``-epoch schedule has at epoch ``e`` (a warm restart that
+      anneals to ``min_lr`` at epoch ``E``).  A plain interruption does not
+      change ``train.epochs``, so resuming is exact either way.
 
     **Divergence.** A NaN/inf loss or embedding stops training; the run is
     recorded with ``status: "diverged"`` and ``Error = 1`` (FR-NAS), a message
@@ -223,7 +229,6 @@ def train(
     state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
     if state is not None:
         diff = _config_diff(state["config"], cfg.to_dict())
-        diff = [d for d in diff if not d.startswith("train.schedule_epochs")]
         if diff:
             raise ConfigError(
                 f"{run_dir} holds a run with a different config ({'; '.join(diff)}); "
@@ -244,9 +249,7 @@ def train(
             run.reporter.summary(run.history, None)
             return run.metrics or diverged_metrics(run.epoch - 1)
 
-    schedule_epochs = cfg.train.schedule_epochs or (int(state["schedule_epochs"]) if state else cfg.train.epochs)
-    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"schedule_epochs": schedule_epochs})})
-    run.cfg = cfg
+    schedule_epochs = cfg.train.schedule_epochs or cfg.train.epochs
     atomic_write(run_dir / "config.yaml", lambda p: p.write_text(cfg.to_yaml()))
 
     with deterministic_mode(cfg.train.deterministic):
@@ -258,6 +261,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
     tc = cfg.train
     seed_everything(tc.seed)
     device = resolve_device(tc.device)
+    model = build_model(cfg)  # before the data, so that a bad model config fails fast
 
     faces = load_faces(cfg.data, run_dir=run_dir)
     parts = make_splits(cfg.data, faces)
@@ -277,7 +281,6 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
     meta["path"] = val_set.frame["path"].to_numpy()
     write_csv(run_dir / "val_meta.csv", meta)
 
-    model = build_model(cfg)
     head = build_head(cfg, int(model.embedding_dim), len(classes))
     model.to(device)
     head.to(device)
@@ -306,8 +309,8 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
         model.load_state_dict(state["model"])
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state["scheduler"] is not None:
-            scheduler.load_state_dict(state["scheduler"])
+        # the scheduler is not restored: its lr is a pure function of the update count and
+        # schedule_epochs, which may have changed (budget extension, see train())
         restore_rng(state["rng"], generator)
         console.print(f"resuming {run_dir} after epoch {run.epoch - 1} ({run.epoch} of {tc.epochs} done)")
     forward = torch.compile(model) if tc.compile else model
@@ -375,7 +378,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
             run.status = "diverged"
             run.metrics = diverged_metrics(epoch)
             console.print(
-                f"[bold red]diverged[/] in epoch {epoch}: the loss or the embeddings became NaN/inf "
+                f"[bold red]diverged[/] in epoch {epoch}: the loss, the embeddings or the gradients became NaN/inf "
                 f"(optim.lr = {cfg.optim.lr}); recorded with status 'diverged' and Error = 1"
             )
         else:

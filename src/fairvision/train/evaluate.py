@@ -106,5 +106,5 @@ def evaluate(
     if console is not None:
         from fairvision.report import print_fairness
 
-        print_fairness(report, title=f"{ckpt}: {split} split ({len(frame)} images)", console=console)
+        print_fairness(report, title=f"{split} split, {len(frame)} images", console=console)
     return result

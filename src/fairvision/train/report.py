@@ -60,18 +60,15 @@ class Reporter:
     def epoch_done(self, record: dict) -> None:
         if not self.enabled:
             return
-        parts = [
-            f"epoch {record['epoch']}",
-            f"loss {_fmt(record['train_loss'])}",
-            f"{_fmt(record['images_per_s'], 0)} img/s",
-            f"lr {record['lr']:.2g}",
-            f"{record['seconds']:.1f} s",
-        ]
+        line = (
+            f"epoch {record['epoch']}: loss {_fmt(record['train_loss'], 3)}, {_fmt(record['images_per_s'], 0)} img/s, "
+            f"lr {record['lr']:.1e}, {record['seconds']:.1f} s"
+        )
         if record["evaluated"]:
-            parts += [f"{m} {_fmt(record[m])}" for m in ("Error", "Disparity", "Rank Disparity")]
+            line += f"; Error {_fmt(record['Error'], 3)}, Disparity {_fmt(record['Disparity'], 3)}"
         if record["status"] != "ok":
-            parts.append(f"[bold red]{record['status']}[/]")
-        self.console.print("  ".join(parts))
+            line += f" [bold red]{record['status']}[/]"
+        self.console.print(line)
 
     def summary(self, history: list[dict], report: FairnessReport | None) -> None:
         if not self.enabled or not history:
@@ -88,7 +85,7 @@ SHORT = {"Error": "Error", "Disparity": "Disp", "Ratio": "Ratio", "Error Ratio":
 
 
 def history_table(history: list[dict]) -> Table:
-    """One row per epoch: loss, images/s, lr, the six metrics (short names), and status if not all ok."""
+    """One row per epoch: loss, images/s, the six metrics (short names), and status if not all ok."""
     table = Table(
         title="Training summary (validation on held-out identities)",
         caption="Disp = Disparity, ErrR = Error Ratio, RankD/RankR = Rank Disparity/Ratio",
@@ -96,7 +93,7 @@ def history_table(history: list[dict]) -> Table:
         padding=(0, 1),
     )
     show_status = any(r["status"] != "ok" for r in history)
-    for col in ("epoch", "loss", "img/s", "lr", *SHORT.values(), *(["status"] if show_status else [])):
+    for col in ("epoch", "loss", "img/s", *SHORT.values(), *(["status"] if show_status else [])):
         table.add_column(col, justify="left" if col == "status" else "right")
     for r in history:
         shown = r.get("evaluated") or r["status"] == "diverged"
@@ -104,7 +101,6 @@ def history_table(history: list[dict]) -> Table:
             str(r["epoch"]),
             _fmt(r["train_loss"], 3),
             _fmt(r["images_per_s"], 0),
-            f"{r['lr']:.2g}",
             *[_fmt(r[m], 3) if shown else "" for m in METRIC_NAMES],
             *([r["status"]] if show_status else []),
         )

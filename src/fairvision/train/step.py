@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 from typing import Iterator
 
 import numpy as np
@@ -37,6 +38,8 @@ __all__ = [
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> ``cuda`` if available, else ``cpu``; ``cuda`` without a GPU is a ConfigError."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(name)):
+        raise ConfigError(f'device must be "auto", "cpu", "cuda" or "cuda:N", not {name!r}')
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -88,13 +91,19 @@ def autocast(device: torch.device, precision: str):
 def build_model(cfg: RunConfig) -> nn.Module:
     from fairvision.models import create_model
 
-    return create_model(cfg.model.name, **cfg.model.create_kwargs())
+    try:
+        return create_model(cfg.model.name, **cfg.model.create_kwargs())
+    except ConfigError as exc:
+        raise ConfigError(f"model: {exc}") from None
 
 
 def build_head(cfg: RunConfig, embedding_dim: int, num_classes: int) -> nn.Module:
     from fairvision.models import create_head
 
-    return create_head(cfg.head.name, embedding_dim=embedding_dim, num_classes=num_classes, **cfg.head.kwargs)
+    try:
+        return create_head(cfg.head.name, embedding_dim=embedding_dim, num_classes=num_classes, **cfg.head.kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"head: {exc}") from None
 
 
 def build_optimizer(optim: OptimConfig, modules: nn.Module) -> torch.optim.Optimizer:
@@ -138,8 +147,10 @@ def build_scheduler(optim: OptimConfig, optimizer: torch.optim.Optimizer, *, sch
 class TrainStep:
     """One optimisation step: ``step(images, labels) -> (loss, finite)`` (detached loss tensor, bool tensor).
 
-    ``finite`` is False when the loss or any embedding is NaN/inf; the
-    optimizer step is then skipped so the caller can stop (divergence).
+    ``finite`` is False when the loss, an embedding or the gradient norm is
+    NaN/inf; the optimizer step is then skipped so the caller can stop
+    (divergence).  With ``grad_clip`` the gradients are scaled to that total
+    L2 norm at most.
     """
 
     def __init__(
@@ -176,7 +187,14 @@ class TrainStep:
         if not bool(finite):
             return loss.detach(), finite
         loss.backward()
+        # A NaN/inf gradient (with a finite loss) would silently poison the weights: check the
+        # gradient norm too, and skip the update so the last checkpointed weights stay clean.
+        grads = [p.grad for p in self.params if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)
+        finite = finite & torch.isfinite(norm)
+        if not bool(finite):
+            return loss.detach(), finite
         if self.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+            torch.nn.utils.clip_grads_with_norm_(self.params, self.grad_clip, norm)
         self.optimizer.step()
         return loss.detach(), finite

@@ -9,7 +9,17 @@
   so far over complete trials, or the objective's ``penalty`` if that is worse (or if nothing was
   observed yet); failing both, the value the trial reported. If none of these exists for some
   objective the trial is told as crashed instead.
-* ``"crashed"``: no result; the engine learns only that the configuration failed.
+* ``"crashed"``: no result. Model-based engines are told the configuration is bad: its costs are
+  :meth:`Engine.crash_costs` (each objective's worst observed cost, or its penalty if worse; Error:
+  at least 1.0), so they do not propose it or its neighbours again (smac: ``StatusType.CRASHED``
+  with those costs; optuna: a complete trial with those costs, or FAIL while nothing is observed).
+
+Duplicates (``dedupe=True``, default): training is deterministic for a config, budget and seed, so
+re-running an exact duplicate wastes a run. Random and optuna engines never propose a (config,
+budget) already asked, restored or pending; optuna's sampler is told the known result of the
+duplicate it drew (or FAIL while pending) and asked again. SMAC never proposes duplicates itself.
+When a long run of draws yields only duplicates (random: 1,000, optuna: 100) the space is taken
+as exhausted and a duplicate is returned.
 
 Engines number trials 0, 1, 2, ...; :meth:`Engine.restore` rebuilds a trial recorded earlier (from a
 :class:`~fairvision.search.store.TrialStore`) so that a fresh engine can be re-told finished trials
@@ -18,6 +28,7 @@ and re-run unfinished ones after a restart.
 
 from __future__ import annotations
 
+import json
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -64,6 +75,7 @@ class Engine(ABC):
         n_trials: int = 100,
         output_dir: str | Path | None = None,
         constraints: Sequence[Any] | None = None,
+        dedupe: bool = True,
     ) -> None:
         if not isinstance(space, ConfigurationSpace):
             raise ConfigError(f"engine {self.name}: space must be a ConfigurationSpace")
@@ -81,8 +93,10 @@ class Engine(ABC):
         self.min_budget, self.max_budget = float(min_budget), float(max_budget)
         self.n_trials = int(n_trials)
         self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.dedupe = bool(dedupe)
         self.options: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
+        self._seen: dict[str, dict[str, Any] | None] = {}  # (config, budget) key -> told result, None pending
         self._next_number = 0
         self._worst = [-math.inf] * len(self.objectives)  # worst (largest) cost seen on complete trials
 
@@ -97,6 +111,7 @@ class Engine(ABC):
             "max_budget": self.max_budget,
             "n_trials": self.n_trials,
             "constraints": [c.to_dict() for c in self.constraints],
+            "dedupe": self.dedupe,
             **self.options,
         }
 
@@ -104,6 +119,7 @@ class Engine(ABC):
         config, budget, seed, info = self._ask()
         trial = Trial(self._next_number, config, float(budget), int(seed), info)
         self._next_number += 1
+        self._seen.setdefault(self.key(config, budget), None)
         return trial
 
     def restore(self, number: int, config: Mapping[str, Any], budget: float, seed: int, *,
@@ -117,6 +133,7 @@ class Engine(ABC):
                               f"({exc})") from None
         info = self._restore(dict(config), float(budget), int(seed), running)
         self._next_number = max(self._next_number, int(number) + 1)
+        self._seen.setdefault(self.key(config, budget), None)
         return Trial(int(number), dict(config), float(budget), int(seed), info)
 
     def tell(self, trial: Trial, objectives: Mapping[str, float] | None = None, *,
@@ -138,10 +155,35 @@ class Engine(ABC):
         self._tell(trial, costs, status, violations)
         if status == "complete":
             self._worst = [max(w, c) for w, c in zip(self._worst, costs)]
-        self.history.append({
+        record = {
             "number": trial.number, "config": trial.config, "budget": trial.budget, "status": status,
-            "costs": costs, "feasible": all(v <= 0 for v in violations),
-        })
+            "costs": costs, "feasible": all(v <= 0 for v in violations), "violations": violations,
+        }
+        self.history.append(record)
+        self._seen[self.key(trial.config, trial.budget)] = record
+
+    @staticmethod
+    def key(config: Mapping[str, Any], budget: float) -> str:
+        """Identity of a (config, budget) pair, for duplicate detection."""
+        return json.dumps([dict(config), float(budget)], sort_keys=True, default=str)
+
+    def is_duplicate(self, config: Mapping[str, Any], budget: float) -> bool:
+        return self.dedupe and self.key(config, budget) in self._seen
+
+    def crash_costs(self) -> list[float] | None:
+        """Costs told for a crashed trial (see the module docstring); None if some objective has
+        neither an observed value nor a penalty."""
+        out = []
+        for o, worst in zip(self.objectives, self._worst):
+            c = [worst] if math.isfinite(worst) else []
+            if o.penalty is not None:
+                c.append(o.cost(o.penalty))
+            if o.is_error:
+                c.append(o.cost(1.0))
+            if not c:
+                return None
+            out.append(max(c))
+        return out
 
     def costs(self, objectives: Mapping[str, float], number: int | str = "?") -> list[float]:
         """Finite cost vector (minimisation) of a complete trial; ValueError names what is wrong."""

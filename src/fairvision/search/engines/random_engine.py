@@ -2,8 +2,9 @@
 
 Constraints are honoured the only way random search can: trials whose reported values violate them
 are marked infeasible (``history[i]["feasible"]``) and left out of :meth:`Engine.front`; sampling
-itself ignores them. After :meth:`Engine.restore` the sampler is advanced by one draw per restored
-trial, so a resumed search proposes exactly what the uninterrupted search would have.
+itself ignores them. With ``dedupe`` (default) this is sampling without replacement: draws already
+asked or restored are skipped, so a resumed search (same seed) replays the stream, skips the
+restored trials and proposes exactly what the uninterrupted search would have.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ class RandomEngine(Engine):
         return config_to_dict(self._space.sample_configuration())
 
     def _ask(self):
-        return self._sample(), self.max_budget, self.seed, None
+        for _ in range(1000):
+            config = self._sample()
+            if not self.is_duplicate(config, self.max_budget):
+                break
+        return config, self.max_budget, self.seed, None
 
     def _restore(self, config, budget, seed, running):
-        self._sample()  # keep the random stream aligned with the uninterrupted search
         return None
 
     def _tell(self, trial: Trial, costs, status, violations) -> None:

@@ -1,0 +1,249 @@
+"""Trial store (SQLAlchemy 2): the durable record of a search, source of truth for resuming.
+
+``TrialStore("runs/search.db")`` opens (creates) a SQLite file; any SQLAlchemy URL works too
+(``"postgresql://..."``, ``"sqlite://"`` in memory). SQLite runs in WAL mode (readers never block
+the writer) with a 30 s busy timeout. Every method is one transaction: a crash leaves either the
+old or the new row, never half of it.
+
+Tables: ``studies`` (name, space JSON, objectives JSON, engine, settings JSON, created) and
+``trials`` (study, number, config, budget, seed, status, objectives, metrics — incl. per-group
+stats —, run_dir, started, finished, attempts, error). Statuses: ``running`` (added, not finished:
+queued, in flight or interrupted), ``complete``, ``diverged``, ``crashed``. JSON values are stored
+with NaN/inf as null.
+
+Usage: ``create_or_load_study(name, space=..., objectives=..., engine=...)`` selects the study the
+other methods act on; loading an existing study with a different space or objectives raises
+ConfigError.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+from ConfigSpace import ConfigurationSpace
+from sqlalchemy import (
+    JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from fairvision._io import _jsonable
+from fairvision.errors import ConfigError
+from fairvision.search.objectives import Objective, parse_objectives
+from fairvision.search.spaces import space_to_dict
+
+__all__ = ["FINISHED", "TRIAL_STATUSES", "TrialStore"]
+
+TRIAL_STATUSES = ("running", "complete", "diverged", "crashed")
+FINISHED = ("complete", "diverged", "crashed")
+COLUMNS = ["number", "config", "budget", "seed", "status", "objectives", "metrics", "run_dir", "started",
+           "finished", "attempts", "error"]
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Study(_Base):
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    space: Mapped[dict] = mapped_column(JSON)
+    objectives: Mapped[list] = mapped_column(JSON)
+    engine: Mapped[str] = mapped_column(String(64))
+    settings: Mapped[dict] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class _Trial(_Base):
+    __tablename__ = "trials"
+    __table_args__ = (UniqueConstraint("study_id", "number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict] = mapped_column(JSON)
+    budget: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    objectives: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    metrics: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    run_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), sort_keys=True)
+
+
+class TrialStore:
+    """A SQLite file path or any SQLAlchemy URL."""
+
+    def __init__(self, url_or_path: str | Path) -> None:
+        text = str(url_or_path)
+        if "://" in text:
+            self.url, self.path = text, None
+        else:
+            self.path = Path(text).resolve()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.url = f"sqlite:///{self.path}"
+        self.engine = create_engine(self.url, json_serializer=lambda o: json.dumps(_jsonable(o)))
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        _Base.metadata.create_all(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self.study_id: int | None = None
+        self.study_name: str | None = None
+
+    def __repr__(self) -> str:
+        return f"TrialStore({self.url!r}, study={self.study_name!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ studies
+    def create_or_load_study(self, name: str, *, space: Any, objectives: Sequence[Any], engine: str,
+                             settings: Mapping[str, Any] | None = None) -> int:
+        """Create study ``name`` or load it; loading checks that space and objectives are the same."""
+        space_d = space_to_dict(space) if isinstance(space, ConfigurationSpace) else dict(space)
+        objs = [o.to_dict() for o in parse_objectives(objectives)]
+        with self._session.begin() as s:
+            row = s.scalar(select(_Study).where(_Study.name == name))
+            if row is None:
+                row = _Study(name=name, space=space_d, objectives=objs, engine=engine,
+                             settings=dict(settings or {}), created=_now())
+                s.add(row)
+                s.flush()
+            else:
+                if _canonical(row.space) != _canonical(space_d):
+                    raise ConfigError(f"{self.url}: study {name!r} was created with a different search space; "
+                                      f"use a new study name or the original space")
+                if _canonical(row.objectives) != _canonical(objs):
+                    raise ConfigError(f"{self.url}: study {name!r} has objectives "
+                                      f"{[o['name'] for o in row.objectives]} "
+                                      f"({[o['direction'] for o in row.objectives]}); "
+                                      f"cannot resume with {[o['name'] for o in objs]} "
+                                      f"({[o['direction'] for o in objs]})")
+            self.study_id, self.study_name = row.id, name
+        return self.study_id
+
+    def load_study(self, name: str | None = None) -> int:
+        """Select an existing study (read-only use: ``fairvision trials`` / ``pareto``); with ``name``
+        None the store must hold exactly one study."""
+        with self._session() as s:
+            rows = list(s.scalars(select(_Study).order_by(_Study.id)))
+        names = [r.name for r in rows]
+        if name is None:
+            if len(rows) != 1:
+                raise ConfigError(f"{self.url}: holds studies {names}; choose one with --study"
+                                  if rows else f"{self.url}: holds no study yet")
+            row = rows[0]
+        else:
+            matches = [r for r in rows if r.name == name]
+            if not matches:
+                raise ConfigError(f"{self.url}: no study {name!r}; studies: {names}")
+            row = matches[0]
+        self.study_id, self.study_name = row.id, row.name
+        return self.study_id
+
+    def study(self) -> dict[str, Any]:
+        """The current study's row as a dict."""
+        with self._session() as s:
+            row = s.get(_Study, self._sid())
+            return {"name": row.name, "space": row.space, "engine": row.engine, "settings": row.settings,
+                    "objectives": [Objective(**o) for o in row.objectives], "created": row.created}
+
+    def _sid(self) -> int:
+        if self.study_id is None:
+            raise ConfigError("TrialStore: call create_or_load_study() first")
+        return self.study_id
+
+    # ------------------------------------------------------------------ trials
+    def _get(self, s: Session, number: int) -> _Trial:
+        row = s.scalar(select(_Trial).where(_Trial.study_id == self._sid(), _Trial.number == int(number)))
+        if row is None:
+            raise KeyError(f"study {self.study_name!r} has no trial {number}")
+        return row
+
+    def add_trial(self, number: int, config: Mapping[str, Any], budget: float, seed: int, *,
+                  run_dir: str | Path | None = None) -> None:
+        """Record a new trial (status ``running``, 0 attempts)."""
+        try:
+            with self._session.begin() as s:
+                s.add(_Trial(study_id=self._sid(), number=int(number), config=dict(config),
+                             budget=float(budget), seed=int(seed), status="running", attempts=0,
+                             run_dir=None if run_dir is None else str(run_dir)))
+        except IntegrityError:
+            raise ValueError(f"study {self.study_name!r} already has a trial {number}") from None
+
+    def start(self, number: int) -> None:
+        """An attempt begins: attempts + 1, started = now, status ``running``."""
+        with self._session.begin() as s:
+            row = self._get(s, number)
+            row.attempts += 1
+            row.started, row.finished, row.status = _now(), None, "running"
+
+    def finish(self, number: int, *, status: str = "complete", objectives: Mapping[str, Any] | None = None,
+               metrics: Mapping[str, Any] | None = None) -> None:
+        """Record a result (``complete`` or ``diverged``)."""
+        if status not in ("complete", "diverged"):
+            raise ValueError(f"finish(): status must be 'complete' or 'diverged', got {status!r}")
+        with self._session.begin() as s:
+            row = self._get(s, number)
+            row.status, row.finished, row.error = status, _now(), None
+            row.objectives = None if objectives is None else dict(objectives)
+            row.metrics = None if metrics is None else dict(metrics)
+
+    def fail(self, number: int, error: str) -> None:
+        """Record a crashed trial with its error message."""
+        with self._session.begin() as s:
+            row = self._get(s, number)
+            row.status, row.finished, row.error = "crashed", _now(), str(error)
+
+    def note_error(self, number: int, error: str) -> None:
+        """Keep the error of a failed attempt that will be retried (status unchanged)."""
+        with self._session.begin() as s:
+            self._get(s, number).error = str(error)
+
+    def trials(self, status: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """The current study's trials ordered by number, one column per field (``config``,
+        ``objectives``, ``metrics`` hold dicts) plus one column per objective of the study."""
+        q = select(_Trial).where(_Trial.study_id == self._sid()).order_by(_Trial.number)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            bad = set(statuses) - set(TRIAL_STATUSES)
+            if bad:
+                raise ValueError(f"unknown status {sorted(bad)}; choose from {TRIAL_STATUSES}")
+            q = q.where(_Trial.status.in_(statuses))
+        with self._session() as s:
+            rows = [{c: getattr(r, c) for c in COLUMNS} for r in s.scalars(q)]
+            names = [o["name"] for o in s.get(_Study, self._sid()).objectives]
+        df = pd.DataFrame(rows, columns=COLUMNS)
+        for name in names:
+            if name not in df.columns:
+                df[name] = [float("nan") if not o or o.get(name) is None else float(o[name])
+                            for o in df["objectives"]]
+        return df
+
+    def unfinished(self) -> pd.DataFrame:
+        """Trials added but not finished (``running``): to be run again on resume."""
+        return self.trials("running")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
