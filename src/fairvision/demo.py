@@ -51,7 +51,7 @@ DEMO_TRAINING = dict(
     head={"name": "CosFace"},
     loss={"name": "ce"},
     optim={"name": "AdamW", "lr": 0.002, "weight_decay": 0.05, "scheduler": "cosine", "warmup_epochs": 1},
-    train={"epochs": 10, "batch_size": 32, "device": "cpu"},
+    train={"epochs": 8, "batch_size": 32, "device": "cpu", "eval_every": 2},
 )
 
 

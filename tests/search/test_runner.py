@@ -1,0 +1,117 @@
+"""A real (tiny) training search through the CLI: search, trials, pareto, retrain, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fairvision.cli import main
+from fairvision.errors import ConfigError
+from fairvision.search.runner import load_search_config
+from fairvision.search.training import apply_search_config
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+
+TINY_TRAIN = {
+    "data": {"kind": "synthetic", "synthetic": {"n_identities": 24, "images_per_identity": 4, "size": 16,
+                                                 "group_difficulty": {"A": 0.0, "B": 0.8}},
+             "image_size": 16, "val_fraction": 0.5, "test_fraction": 0.25, "eval_protocol": None},
+    "model": {"name": "frnas_dpn", "edges": [1, 0, 1], "width": 0.0625, "embedding_dim": 16},
+    "head": {"name": "CosFace"},
+    "optim": {"name": "AdamW", "lr": 0.003, "warmup_epochs": 0},
+    "train": {"epochs": 2, "batch_size": 16, "device": "cpu"},
+}
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    root = tmp_path_factory.mktemp("search")
+    (root / "train.yaml").write_text(yaml.safe_dump(TINY_TRAIN))
+    (root / "search.yaml").write_text(yaml.safe_dump({
+        "train": "train.yaml", "space": "frnas", "engine": "random", "objectives": ["Error", "Rank Disparity", "params"],
+        "trials": 3, "min_budget": 2, "max_budget": 2, "seed": 1, "study": "tiny"}))
+    assert main(["search", str(root / "search.yaml"), "--store", str(root / "s.db"), "--quiet"]) == 0
+    return root
+
+
+def test_trials_json(search, capsys):
+    capsys.readouterr()
+    assert main(["trials", str(search / "s.db"), "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["number"] for r in records] == [0, 1, 2]
+    for r in records:
+        assert set(r) == {"number", "config", "budget", "status", "objectives"}
+        assert r["budget"] == 2.0 and r["status"] in ("complete", "diverged")
+        assert {"edge1", "edge2", "edge3", "head", "optimizer"} <= set(r["config"])
+        if r["status"] == "complete":
+            assert 0.0 <= r["objectives"]["Error"] <= 1.0 and r["objectives"]["params"] > 1000
+
+
+def test_trial_runs_use_the_sampled_config(search):
+    run = search / "s_runs" / "tiny" / "trial_00000"
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    record = json.loads((run / "metrics.json").read_text())
+    assert cfg["train"]["epochs"] == 2 and cfg["train"]["schedule_epochs"] == 2
+    assert record["status"] in ("complete", "diverged")
+
+
+def test_pareto_json_and_plot(search, capsys):
+    capsys.readouterr()
+    assert main(["pareto", str(search / "s.db"), "--json", "--plot", str(search / "front.png")]) == 0
+    front = json.loads(capsys.readouterr().out)
+    assert front and all(set(f) >= {"config", "objectives"} for f in front)
+    assert (search / "front.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_search_resumes_and_extends(search):
+    # re-running with more trials keeps the 3 finished ones and adds one
+    assert main(["search", str(search / "search.yaml"), "--store", str(search / "s.db"), "--trials", "4",
+                 "--quiet"]) == 0
+    from fairvision.search.analysis import open_store, trial_records
+
+    records = trial_records(open_store(search / "s.db"))
+    assert [r["number"] for r in records] == [0, 1, 2, 3]
+
+
+def test_retrain_top_config(search, capsys):
+    assert main(["retrain", str(search / "s.db"), "--top", "1", "--seeds", "2", "--out", str(search / "re"),
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Error_mean" in out and (search / "re" / "retrain.csv").is_file()
+
+
+@pytest.mark.parametrize("name", ["search-synthetic.yaml", "search-frnas-celeba.yaml", "search-frnas-vggface2.yaml"])
+def test_shipped_search_configs_validate(name):
+    from fairvision.search.runner import _train_mapping, build_space
+    from fairvision.train import RunConfig
+
+    cfg = load_search_config(CONFIGS / name)
+    assert len(list(build_space(cfg).values())) >= 6
+    RunConfig.from_dict(_train_mapping(cfg))
+
+
+def test_apply_search_config_mapping():
+    out = apply_search_config(TINY_TRAIN, {"edge1": "3", "edge2": "0", "edge3": "1", "head": "ArcFace",
+                                           "optimizer": "SGD", "lr_sgd": 0.2, "optim.weight_decay": 0.01})
+    assert out["model"]["edges"] == [3, 0, 1] and out["head"]["name"] == "ArcFace"
+    assert out["optim"] == {**TINY_TRAIN["optim"], "name": "SGD", "lr": 0.2, "weight_decay": 0.01}
+    zoo = apply_search_config(TINY_TRAIN, {"backbone": "resnet18"})
+    assert zoo["model"]["name"] == "resnet18" and "edges" not in zoo["model"]
+    with pytest.raises(ConfigError, match="no meaning"):
+        apply_search_config(TINY_TRAIN, {"bogus": 1})
+
+
+def test_bad_search_config(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text("train: x.yaml\ntrials: 0\nunknown: 1\n")
+    assert main(["search", str(tmp_path / "s.yaml"), "--store", str(tmp_path / "s.db")]) == 2
+    err = capsys.readouterr().err
+    assert "s.yaml" in err and "trials" in err and "unknown" in err
+
+
+def test_missing_store(tmp_path, capsys):
+    assert main(["pareto", str(tmp_path / "none.db")]) == 2
+    assert "no trial store" in capsys.readouterr().err
