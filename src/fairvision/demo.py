@@ -199,7 +199,7 @@ def _comparison_table(baseline, trained):
         table.add_row(name, fmt(baseline.metrics[name]) + ci(baseline, name), fmt(trained.metrics[name]) + ci(trained, name))
     for g in baseline.by_group.index:
         table.add_row(
-            f"error / mean rank, group {g}",
+            f"{g}: error / mean rank",
             f"{fmt(baseline.by_group.loc[g, 'error'])} / {baseline.by_group.loc[g, 'mean_rank']:.2f}",
             f"{fmt(trained.by_group.loc[g, 'error'])} / {trained.by_group.loc[g, 'mean_rank']:.2f}",
         )

@@ -55,6 +55,16 @@ def test_lifecycle_and_persistence(tmp_path):
     assert again.trials(["complete", "crashed"])["number"].tolist() == [0, 1]
     assert again.study()["objectives"] == [Objective("Error"), Objective("Rank Disparity")]
     assert again.study()["settings"] == {"eta": 2}
+    reader = TrialStore(path)
+    with pytest.raises(ConfigError, match="no study 'nope'"):
+        reader.load_study("nope")
+    reader.load_study()  # the only study
+    assert reader.study_name == "s" and reader.trials()["number"].tolist() == [0, 1, 2]
+    _study(reader, "t")
+    with pytest.raises(ConfigError, match=r"studies \['s', 't'\]; name the one"):
+        reader.load_study()
+    with pytest.raises(ConfigError, match="no study$"):
+        TrialStore(tmp_path / "empty.db").load_study()
 
 
 def test_refuses_resume_with_other_space_or_objectives(tmp_path):

@@ -309,3 +309,18 @@ def test_synthetic_cache_is_shared_and_deterministic(tiny, data_cache):
     np.testing.assert_array_equal(
         sorted(p.name for p in (first / "images").iterdir()), sorted(p.name for p in (synthetic_dir(other, None) / "images").iterdir())
     )
+
+
+@pytest.mark.parametrize(
+    "scheduler, expected",
+    [
+        ("cosine", lambda lrs, lr: lrs[0] < lr and lrs[-1] < 0.1 * lr and lrs == sorted(lrs, reverse=True)),
+        ("constant", lambda lrs, lr: lrs == pytest.approx([lr] * len(lrs))),
+        ("none", lambda lrs, lr: lrs == pytest.approx([lr] * len(lrs))),
+    ],
+)
+def test_schedulers(tmp_path, tiny, scheduler, expected):
+    lr = 0.002
+    run(tiny(train__epochs=3, train__eval_every=3, optim__scheduler=scheduler, optim__lr=lr), tmp_path / "r")
+    lrs = [r["lr"] for r in history(tmp_path / "r")]  # lr of the last update of each epoch
+    assert expected(lrs, lr), lrs

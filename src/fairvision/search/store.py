@@ -13,7 +13,7 @@ with NaN/inf as null.
 
 Usage: ``create_or_load_study(name, space=..., objectives=..., engine=...)`` selects the study the
 other methods act on; loading an existing study with a different space or objectives raises
-ConfigError.
+ConfigError. ``load_study(name)`` selects an existing study to read it (e.g. while a search runs).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy import (
     JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from fairvision._io import _jsonable
@@ -101,7 +101,10 @@ class TrialStore:
         self.engine = create_engine(self.url, json_serializer=lambda o: json.dumps(_jsonable(o)))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
+        try:
+            _Base.metadata.create_all(self.engine)
+        except OperationalError:  # another process created the tables at the same moment
+            _Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self.study_id: int | None = None
         self.study_name: str | None = None
@@ -118,43 +121,49 @@ class TrialStore:
         """Create study ``name`` or load it; loading checks that space and objectives are the same."""
         space_d = space_to_dict(space) if isinstance(space, ConfigurationSpace) else dict(space)
         objs = [o.to_dict() for o in parse_objectives(objectives)]
-        with self._session.begin() as s:
-            row = s.scalar(select(_Study).where(_Study.name == name))
-            if row is None:
-                row = _Study(name=name, space=space_d, objectives=objs, engine=engine,
-                             settings=dict(settings or {}), created=_now())
-                s.add(row)
-                s.flush()
-            else:
-                if _canonical(row.space) != _canonical(space_d):
-                    raise ConfigError(f"{self.url}: study {name!r} was created with a different search space; "
-                                      f"use a new study name or the original space")
-                if _canonical(row.objectives) != _canonical(objs):
-                    raise ConfigError(f"{self.url}: study {name!r} has objectives "
-                                      f"{[o['name'] for o in row.objectives]} "
-                                      f"({[o['direction'] for o in row.objectives]}); "
-                                      f"cannot resume with {[o['name'] for o in objs]} "
-                                      f"({[o['direction'] for o in objs]})")
-            self.study_id, self.study_name = row.id, name
-        return self.study_id
+        for attempt in range(2):
+            try:
+                with self._session.begin() as s:
+                    row = s.scalar(select(_Study).where(_Study.name == name))
+                    if row is None:
+                        row = _Study(name=name, space=space_d, objectives=objs, engine=engine,
+                                     settings=dict(settings or {}), created=_now())
+                        s.add(row)
+                        s.flush()
+                    else:
+                        self._check(name, row, space_d, objs)
+                    self.study_id, self.study_name = row.id, name
+                return self.study_id
+            except IntegrityError:  # created by another process in between: load it
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _check(self, name: str, row: _Study, space_d: dict, objs: list[dict]) -> None:
+        if _canonical(row.space) != _canonical(space_d):
+            raise ConfigError(f"{self.url}: study {name!r} was created with a different search space; "
+                              f"use a new study name or the original space")
+        if _canonical(row.objectives) != _canonical(objs):
+            raise ConfigError(f"{self.url}: study {name!r} has objectives "
+                              f"{[o['name'] for o in row.objectives]} "
+                              f"({[o['direction'] for o in row.objectives]}); "
+                              f"cannot resume with {[o['name'] for o in objs]} "
+                              f"({[o['direction'] for o in objs]})")
 
     def load_study(self, name: str | None = None) -> int:
-        """Select an existing study (read-only use: ``fairvision trials`` / ``pareto``); with ``name``
-        None the store must hold exactly one study."""
+        """Select an existing study to read it (``None``: the only study of the store); ConfigError
+        if there is no such study (or, for ``None``, not exactly one)."""
         with self._session() as s:
-            rows = list(s.scalars(select(_Study).order_by(_Study.id)))
-        names = [r.name for r in rows]
-        if name is None:
-            if len(rows) != 1:
-                raise ConfigError(f"{self.url}: holds studies {names}; choose one with --study"
-                                  if rows else f"{self.url}: holds no study yet")
-            row = rows[0]
-        else:
-            matches = [r for r in rows if r.name == name]
-            if not matches:
-                raise ConfigError(f"{self.url}: no study {name!r}; studies: {names}")
-            row = matches[0]
-        self.study_id, self.study_name = row.id, row.name
+            if name is None:
+                names = list(s.scalars(select(_Study.name)))
+                if len(names) != 1:
+                    raise ConfigError(f"{self.url}: {'no study' if not names else f'studies {names}'}"
+                                      f"{'' if not names else '; name the one to open'}")
+                name = names[0]
+            row = s.scalar(select(_Study).where(_Study.name == name))
+            if row is None:
+                raise ConfigError(f"{self.url}: no study {name!r}")
+            self.study_id, self.study_name = row.id, name
         return self.study_id
 
     def study(self) -> dict[str, Any]:

@@ -6,6 +6,10 @@ configurations (``n_initial``; not capped by SMAC's ``max_ratio``), ``determinis
 ``output_dir/smac/<seed>`` (``overwrite=True``; a temporary folder when no directory is given).
 SMAC's ask/tell API is used directly.
 
+Determinism: a given seed reproduces a run within one interpreter and across interpreters with
+the same ``PYTHONHASHSEED``; SMAC's local search orders its start points through a ``set`` of
+Configurations (hashes of string values), so different hash seeds give different proposals.
+
 Constraints are **not supported**: SMAC has no constraint handling, and penalising infeasible trials
 would silently change the objective. ``create_engine("smac", ..., constraints=[...])`` raises
 ConfigError; use the ``optuna`` or ``random`` engine.
