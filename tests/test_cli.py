@@ -12,7 +12,7 @@ import pytest
 
 from fairvision.cli import build_parser, main
 
-COMMANDS = ["fairness", "ranks", "synth", "demo"]
+COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "search", "trials", "pareto", "retrain"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
