@@ -35,7 +35,8 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from fairvision.data.synthetic import SyntheticFacesConfig, generate_faces, write_synthetic  # noqa: E402
-from fairvision.data.synthetic import _render, _sample  # noqa: E402
+from fairvision.data.synthetic.render import _render  # noqa: E402
+from fairvision.data.synthetic.sample import _sample  # noqa: E402
 
 TARGET = 1000.0  # images per second, one core, 64 x 64
 SHAPES_PER_FACE = 20
