@@ -20,7 +20,8 @@ def demo_dir(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # robust to other processes on the same cores (pytest -n); the demo trains a CNN
     try:
-        run_demo(out, seed=0, bootstrap=200, console=Console(file=open(out / "console.txt", "w")))
+        with open(out / "console.txt", "w") as fh:
+            run_demo(out, seed=0, bootstrap=200, console=Console(file=fh))
     finally:
         torch.set_num_threads(threads)
     return out

@@ -184,23 +184,26 @@ def _cmd_trials(args: argparse.Namespace) -> int:
     from fairvision.search.analysis import open_store, trial_records
 
     store = open_store(args.store, args.study)
-    records = trial_records(store)
-    if args.json:
-        print(json.dumps(records, indent=2, default=str))
-    else:
-        from rich.console import Console
-        from rich.table import Table
+    try:
+        records = trial_records(store)
+        if args.json:
+            print(json.dumps(records, indent=2, default=str))
+        else:
+            from rich.console import Console
+            from rich.table import Table
 
-        names = [o.name for o in store.study()["objectives"]]
-        table = Table(title=f"{args.store}: study {store.study_name!r}")
-        for col in ["#", "budget", "status", *names, "config"]:
-            table.add_column(col, overflow="fold")
-        for r in records:
-            table.add_row(str(r["number"]), f"{r['budget']:g}", r["status"],
-                          *[f"{r['objectives'][n]:.4g}" if n in r["objectives"] else "-" for n in names],
-                          json.dumps(r["config"]))
-        Console().print(table)
-    return 0
+            names = [o.name for o in store.study()["objectives"]]
+            table = Table(title=f"{args.store}: study {store.study_name!r}")
+            for col in ["#", "budget", "status", *names, "config"]:
+                table.add_column(col, overflow="fold")
+            for r in records:
+                table.add_row(str(r["number"]), f"{r['budget']:g}", r["status"],
+                              *[f"{r['objectives'][n]:.4g}" if n in r["objectives"] else "-" for n in names],
+                              json.dumps(r["config"]))
+            Console().print(table)
+        return 0
+    finally:
+        store.close()
 
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
@@ -209,49 +212,55 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     from fairvision.search.analysis import front_summary, open_store
 
     store = open_store(args.store, args.study)
-    summary = front_summary(store, strict=not args.weak, reference=args.reference)
-    names = [o.name for o in summary["objectives"]]
-    front = summary["front"]
-    if args.plot:
-        from fairvision.metrics._io import read_csv_checked
-        from fairvision.report.search_plots import plot_search
+    try:
+        summary = front_summary(store, strict=not args.weak, reference=args.reference)
+        names = [o.name for o in summary["objectives"]]
+        front = summary["front"]
+        if args.plot:
+            from fairvision.metrics._io import read_csv_checked
+            from fairvision.report.search_plots import plot_search
 
-        baselines = read_csv_checked(args.baselines, what="baselines") if args.baselines else None
-        if baselines is not None:
-            missing = [n for n in names[:2] if n not in baselines.columns]
-            if missing:
-                raise FairvisionError(f"{args.baselines}: baselines file needs columns {missing} (and 'name')")
-        plot_search(summary["trials"], front, summary["objectives"], args.plot,
-                    hypervolume_curve=summary["hypervolume_curve"], baselines=baselines,
-                    title=f"{args.store}: study {store.study_name!r}")
-    records = [{"number": int(row["number"]), "budget": float(row["budget"]), "config": row["config"],
-                "objectives": {n: float(row[n]) for n in names}} for _, row in front.iterrows()]
-    if args.json:
-        print(json.dumps(records, indent=2, default=str))
+            baselines = read_csv_checked(args.baselines, what="baselines") if args.baselines else None
+            if baselines is not None:
+                missing = [n for n in names[:2] if n not in baselines.columns]
+                if missing:
+                    raise FairvisionError(f"{args.baselines}: baselines file needs columns {missing} (and 'name')")
+            plot_search(summary["trials"], front, summary["objectives"], args.plot,
+                        hypervolume_curve=summary["hypervolume_curve"], baselines=baselines,
+                        title=f"{args.store}: study {store.study_name!r}")
+        records = [{"number": int(row["number"]), "budget": float(row["budget"]), "config": row["config"],
+                    "objectives": {n: float(row[n]) for n in names}} for _, row in front.iterrows()]
+        if args.json:
+            print(json.dumps(records, indent=2, default=str))
+            return 0
+        print(pd.DataFrame([{"#": r["number"], **r["objectives"], "config": json.dumps(r["config"])} for r in records])
+              .to_string(index=False))
+        print(f"hypervolume {summary['hypervolume']:.6g} (reference point {summary['reference_point']}, "
+              f"{'weak' if args.weak else 'strict'} dominance, budget {front['budget'].max():g})")
+        tau = summary["kendall_tau"]
+        if len(tau):
+            print("Kendall tau of each lower budget vs the full budget:")
+            print(tau.to_string(index=False))
+        if args.plot:
+            print(f"wrote {args.plot}")
         return 0
-    print(pd.DataFrame([{"#": r["number"], **r["objectives"], "config": json.dumps(r["config"])} for r in records])
-          .to_string(index=False))
-    print(f"hypervolume {summary['hypervolume']:.6g} (reference point {summary['reference_point']}, "
-          f"{'weak' if args.weak else 'strict'} dominance, budget {front['budget'].max():g})")
-    tau = summary["kendall_tau"]
-    if len(tau):
-        print("Kendall tau of each lower budget vs the full budget:")
-        print(tau.to_string(index=False))
-    if args.plot:
-        print(f"wrote {args.plot}")
-    return 0
+    finally:
+        store.close()
 
 
 def _cmd_retrain(args: argparse.Namespace) -> int:
     from fairvision.search.analysis import open_store, retrain_front
 
     store = open_store(args.store, args.study)
-    table = retrain_front(store, top=args.top, seeds=args.seeds, out=args.out, split=args.split,
-                          progress=not args.quiet)
-    cols = ["number"] + [c for c in table.columns if c.endswith("_mean") or c.endswith("_std")]
-    print(table[cols].to_string(index=False))
-    print(f"wrote {args.out}/retrain.csv")
-    return 0
+    try:
+        table = retrain_front(store, top=args.top, seeds=args.seeds, out=args.out, split=args.split,
+                              progress=not args.quiet)
+        cols = ["number"] + [c for c in table.columns if c.endswith("_mean") or c.endswith("_std")]
+        print(table[cols].to_string(index=False))
+        print(f"wrote {args.out}/retrain.csv")
+        return 0
+    finally:
+        store.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -374,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except FairvisionError as exc:
+        print(f"fairvision {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unwritable output path, missing folder, full disk: a clear line, not a traceback
         print(f"fairvision {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

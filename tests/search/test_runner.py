@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -43,6 +44,7 @@ def test_trials_json(search, capsys):
     assert main(["trials", str(search / "s.db"), "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert [r["number"] for r in records] == [0, 1, 2]
+    assert any(r["status"] == "complete" for r in records)
     for r in records:
         assert set(r) == {"number", "config", "budget", "status", "objectives"}
         assert r["budget"] == 2.0 and r["status"] in ("complete", "diverged")
@@ -52,11 +54,25 @@ def test_trials_json(search, capsys):
 
 
 def test_trial_runs_use_the_sampled_config(search):
-    run = search / "s_runs" / "tiny" / "trial_00000"
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
-    record = json.loads((run / "metrics.json").read_text())
-    assert cfg["train"]["epochs"] == 2 and cfg["train"]["schedule_epochs"] == 2
-    assert record["status"] in ("complete", "diverged")
+    from fairvision.search.analysis import open_store, trial_records
+
+    store = open_store(search / "s.db")
+    try:
+        records = trial_records(store)
+    finally:
+        store.close()
+    for r in records[:3]:
+        run = search / "s_runs" / "tiny" / f"trial_{r['number']:05d}"
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        c = r["config"]
+        assert cfg["model"]["edges"] == [int(c["edge1"]), int(c["edge2"]), int(c["edge3"])]
+        assert cfg["head"]["name"] == c["head"] and cfg["optim"]["name"] == c["optimizer"]
+        assert cfg["optim"]["lr"] == pytest.approx(c.get("lr_adam", c.get("lr_sgd")))
+        assert cfg["train"]["epochs"] == 2 and cfg["train"]["schedule_epochs"] == 2
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["status"] == r["status"]
+        if r["status"] == "complete":
+            assert metrics["Error"] == pytest.approx(r["objectives"]["Error"])
 
 
 def test_pareto_json_and_plot(search, capsys):
@@ -67,21 +83,35 @@ def test_pareto_json_and_plot(search, capsys):
     assert (search / "front.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_search_resumes_and_extends(search):
-    # re-running with more trials keeps the 3 finished ones and adds one
-    assert main(["search", str(search / "search.yaml"), "--store", str(search / "s.db"), "--trials", "4",
-                 "--quiet"]) == 0
+def _records(path):
     from fairvision.search.analysis import open_store, trial_records
 
-    records = trial_records(open_store(search / "s.db"))
-    assert [r["number"] for r in records] == [0, 1, 2, 3]
+    store = open_store(path)
+    try:
+        return trial_records(store)
+    finally:
+        store.close()
+
+
+def test_search_resumes_and_extends(search):
+    # re-running with more trials keeps the 3 finished ones unchanged and adds one
+    before = _records(search / "s.db")[:3]
+    assert main(["search", str(search / "search.yaml"), "--store", str(search / "s.db"), "--trials", "4",
+                 "--quiet"]) == 0
+    after = _records(search / "s.db")
+    assert [r["number"] for r in after] == [0, 1, 2, 3]
+    assert after[:3] == before
 
 
 def test_retrain_top_config(search, capsys):
     assert main(["retrain", str(search / "s.db"), "--top", "1", "--seeds", "2", "--out", str(search / "re"),
                  "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "Error_mean" in out and (search / "re" / "retrain.csv").is_file()
+    assert "Error_mean" in out
+    table = pd.read_csv(search / "re" / "retrain.csv")
+    assert len(table) == 1 and table.loc[0, "seeds"] == 2
+    runs = sorted(p.name for p in (search / "re").glob("trial_*_seed*"))
+    assert len(runs) == 2 and runs[0].endswith("seed0") and runs[1].endswith("seed1")
 
 
 @pytest.mark.parametrize("name", ["search-synthetic.yaml", "search-frnas-celeba.yaml", "search-frnas-vggface2.yaml"])

@@ -30,7 +30,11 @@ def open_store(path: str | Path, study: str | None = None):
     if "://" not in str(path) and not Path(path).is_file():
         raise ConfigError(f"{path}: no trial store at this path")
     store = TrialStore(path)
-    store.load_study(study)
+    try:
+        store.load_study(study)
+    except BaseException:
+        store.close()
+        raise
     return store
 
 

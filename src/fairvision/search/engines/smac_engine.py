@@ -38,6 +38,7 @@ stored in the runhistory, so only the incumbent update is lost. Containment, two
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -81,7 +82,8 @@ class SmacEngine(Engine):
                               f"got {incumbent_selection!r}")
         self.options = {"eta": int(eta), "rho": float(rho), "n_initial": int(n_initial),
                         "incumbent_selection": incumbent_selection, "rf_n_jobs": int(rf_n_jobs)}
-        if self.output_dir is None:
+        self._owned_dir = self.output_dir is None  # a temporary folder we create is ours to remove
+        if self._owned_dir:
             self.output_dir = Path(tempfile.mkdtemp(prefix="fairvision-smac-"))
         names = [o.name for o in self.objectives]
         self.scenario = Scenario(
@@ -110,6 +112,11 @@ class SmacEngine(Engine):
         self.contained_errors = 0
 
     # ------------------------------------------------------------------ ask / tell
+    def close(self) -> None:
+        """Remove SMAC's temporary output folder, if this engine created it."""
+        if self._owned_dir and self.output_dir is not None:
+            shutil.rmtree(self.output_dir, ignore_errors=True)
+
     def _ask(self):
         with warnings.catch_warnings():  # SMAC's local search averages an empty timing list
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
