@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from fairvision.data._faceset import FaceSet
@@ -72,13 +71,3 @@ def check_images(faces: FaceSet, *, on_bad_image: OnBadImage = "error") -> FaceS
     frame = faces.frame.loc[keep].reset_index(drop=True)
     return FaceSet(frame, name=faces.name, skipped=faces.skipped + tuple(bad))
 
-
-def decode_all(paths: pd.Series | list, *, size: int | None = None) -> np.ndarray:
-    """Decode many images into one (N, H, W, 3) uint8 array (all must share a size, or pass ``size``)."""
-    arrays = [load_image(p, size=size) for p in paths]
-    if not arrays:
-        return np.zeros((0, size or 0, size or 0, 3), np.uint8)
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise DatasetError(f"images have different sizes {sorted(shapes)[:3]}; pass size= to resize")
-    return np.stack(arrays)
