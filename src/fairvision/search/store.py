@@ -19,6 +19,7 @@ ConfigError. ``load_study(name)`` selects an existing study to read it (e.g. whi
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -101,10 +102,14 @@ class TrialStore:
         self.engine = create_engine(self.url, json_serializer=lambda o: json.dumps(_jsonable(o)))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        try:
-            _Base.metadata.create_all(self.engine)
-        except OperationalError:  # another process created the tables at the same moment
-            _Base.metadata.create_all(self.engine)
+        for attempt in range(10):  # another process may be creating the tables at the same moment
+            try:
+                _Base.metadata.create_all(self.engine)  # checkfirst: only missing tables are created
+                break
+            except OperationalError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self.study_id: int | None = None
         self.study_name: str | None = None
