@@ -173,7 +173,7 @@ def test_create_engine_errors():
         create_engine("random", frnas_space(), ["Error", "Error"])
     with pytest.raises(ConfigError, match="direction"):
         Objective("Error", "down")
-    assert set(ENGINE_CASES) <= set(ENGINES)
+    assert set(ENGINE_CASES) <= set(ENGINES.names())
 
 
 @pytest.mark.parametrize("name", ["random", "optuna-tpe", "smac"])

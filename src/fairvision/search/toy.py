@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ class ToyObjective:
     number is a multiple of ``flaky`` (uses a marker file in ``run_dir``), succeed on the retry.
     die_once: like ``flaky`` but the first attempt kills its own process (``os._exit``): a worker
     dying mid-trial. Never use it with the sequential executor (it would end the driver).
+    kill_at: the first attempt of trial ``kill_at`` sends SIGKILL to its own process (``kill -9`` of
+    a driver mid-trial, with the sequential executor). broken_if: raise while this file exists (a
+    set-up error that every trial hits until it is fixed).
     """
 
     sleep: float = 0.0
@@ -55,6 +59,8 @@ class ToyObjective:
     crash_head: str | None = None
     flaky: int | None = None
     die_once: int | None = None
+    kill_at: int | None = None
+    broken_if: str | None = None
 
     def __call__(self, config: dict[str, Any], budget: float, seed: int, run_dir: Path) -> dict[str, Any]:
         if self.sleep:
@@ -63,6 +69,11 @@ class ToyObjective:
         if self.crash_head is not None and config.get("head") == self.crash_head:
             raise RuntimeError(f"toy objective: head {self.crash_head} always crashes")
         number = int(run_dir.name.rsplit("_", 1)[-1])
+        if self.broken_if is not None and Path(self.broken_if).exists():
+            raise FileNotFoundError(f"toy objective: set-up broken ({self.broken_if} exists)")
+        if self.kill_at is not None and number == self.kill_at and not (run_dir / "killed").exists():
+            (run_dir / "killed").write_text("1")
+            os.kill(os.getpid(), signal.SIGKILL)
         for every, die in ((self.flaky, False), (self.die_once, True)):
             if every and number % every == 0:
                 marker = run_dir / "attempted"

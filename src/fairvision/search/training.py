@@ -41,6 +41,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from fairvision.errors import ConfigError
+from fairvision.metrics import METRIC_NAMES
 
 __all__ = ["TrainingObjective", "apply_search_config"]
 
@@ -48,6 +49,8 @@ _DIRECT = {"backbone": ("model", "name"), "head": ("head", "name"), "optimizer":
            "width": ("model", "width")}
 _LR_KEYS = ("lr_adam", "lr_sgd", "lr")
 _MODEL_OBJECTIVES = ("params", "flops", "latency")
+_TRAIN_METRICS = tuple(METRIC_NAMES)
+REPORTED = _TRAIN_METRICS + _MODEL_OBJECTIVES  # what a trial can report as an objective or constraint
 
 
 def apply_search_config(base: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,19 +95,57 @@ class TrainingObjective:
     Args:
         base: the base training config (a mapping, as loaded from YAML).
         max_budget: the full budget in epochs (fixes the cosine schedule length).
-        objectives: names of the objectives to report.
+        objectives: names of the objectives to report (see :data:`REPORTED`).
+        constraints: names of constrained values; model statistics among them (``params``, ...)
+            are measured and reported in the trial's metrics.
         progress: show the training progress bars.
     """
 
     def __init__(self, base: Mapping[str, Any], *, max_budget: float, objectives: Sequence[str],
-                 progress: bool = False) -> None:
+                 constraints: Sequence[str] = (), progress: bool = False) -> None:
         from fairvision.train import RunConfig
 
         RunConfig.from_dict(dict(base), source="search: train config")  # fail early, in the driver
         self.base = dict(base)
         self.max_budget = int(math.ceil(max_budget))
         self.objectives = list(objectives)
+        self.constraints = list(constraints)
         self.progress = progress
+
+    def check(self, space) -> None:
+        """Fail before the first trial, with one line, on what would make every trial crash:
+        unknown objective or constraint names, a training config that the space's default
+        configuration turns invalid, a data root that does not exist, a model that does not build,
+        or a backbone choice that is no known model."""
+        from fairvision.models import create_model, is_model
+        from fairvision.search.spaces import config_to_dict
+
+        for what, names in (("objective", self.objectives), ("constraint", self.constraints)):
+            unknown = [n for n in names if n not in REPORTED]
+            if unknown:
+                raise ConfigError(f"unknown {what} {unknown[0]!r}: a training trial reports "
+                                  f"{', '.join(REPORTED)}")
+        if "backbone" in space:
+            hp = space["backbone"]
+            bad = [c for c in getattr(hp, "choices", getattr(hp, "sequence", ())) if not is_model(str(c))]
+            if bad:
+                raise ConfigError(f"space: backbone {bad[0]!r} is not a known model (see `fairvision.models."
+                                  f"list_models()`)")
+        cfg = self.run_config(config_to_dict(space.get_default_configuration()), self.max_budget, 0)
+        if cfg.data.kind != "synthetic":
+            from fairvision.train.data import expand_path
+
+            for key in ("root", "demographics"):
+                value = getattr(cfg.data, key)
+                if value and not expand_path(value, f"data.{key}").exists():
+                    raise ConfigError(f"data.{key}: {value} does not exist")
+        try:
+            create_model(cfg.model.name, **cfg.model.create_kwargs())
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any build failure is a set-up error here
+            raise ConfigError(f"model {cfg.model.name!r} does not build with the search's default "
+                              f"configuration: {type(exc).__name__}: {exc}") from None
 
     def run_config(self, config: Mapping[str, Any], budget: float, seed: int):
         """The :class:`RunConfig` a trial trains."""
@@ -126,7 +167,8 @@ class TrainingObjective:
         metrics = train(cfg, run_dir, progress=self.progress)
         status = "diverged" if metrics.get("status") == "diverged" else "complete"
         objectives: dict[str, float] = {}
-        model_stats = _model_stats(cfg, self.objectives) if any(o in _MODEL_OBJECTIVES for o in self.objectives) else {}
+        wanted = self.objectives + self.constraints
+        model_stats = _model_stats(cfg, wanted) if any(o in _MODEL_OBJECTIVES for o in wanted) else {}
         for name in self.objectives:
             value = model_stats.get(name, metrics.get(name))
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
@@ -135,7 +177,8 @@ class TrainingObjective:
             objectives = {k: v for k, v in objectives.items() if k.lower() == "error" or k in _MODEL_OBJECTIVES}
             objectives.setdefault("Error", 1.0)
         return {"status": status, "objectives": objectives,
-                "metrics": {k: v for k, v in metrics.items() if k != "groups"} | {"groups": metrics.get("groups")}}
+                "metrics": {k: v for k, v in metrics.items() if k != "groups"} | model_stats
+                | {"groups": metrics.get("groups")}}
 
 
 def _comparable(cfg_dict: Mapping[str, Any]) -> dict[str, Any]:

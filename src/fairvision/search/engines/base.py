@@ -63,6 +63,18 @@ class Engine(ABC):
 
     name: ClassVar[str] = "engine"
     supports_constraints: ClassVar[bool] = True
+    accepts_any_option: ClassVar[bool] = False  # True: extra options go on to a library (optuna's sampler)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Engine":
+        obj = super().__new__(cls)
+        obj._init_args = (args, dict(kwargs))  # for respawn()
+        return obj
+
+    def respawn(self) -> "Engine":
+        """Close this engine and return a fresh one built with the same arguments (same seed)."""
+        self.close()
+        args, kwargs = self._init_args
+        return type(self)(*args, **kwargs)
 
     def __init__(
         self,

@@ -118,6 +118,7 @@ def _torch_threads(n: int | None):
 
 class OptunaEngine(Engine):
     name = "optuna"
+    accepts_any_option = True
 
     def __init__(self, space, objectives, *, sampler: str = "nsga2", torch_threads: int | None = 1,
                  **kwargs: Any) -> None:
