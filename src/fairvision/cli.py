@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from fairvision.errors import FairvisionError
+from fairvision.errors import FairvisionError, SearchFailed
 
 __all__ = ["main", "build_parser"]
 
@@ -33,6 +34,7 @@ def _cmd_fairness(args: argparse.Namespace) -> int:
         rank_columns=args.rank_column,
         identity_column=identity_column,
     )
+    _check_groups(joined["group"], args.reference_group, f"column {args.group_column!r} of {args.groups}")
     results = {}
     for col in columns:
         report = fairness_metrics(
@@ -60,15 +62,16 @@ def _cmd_ranks(args: argparse.Namespace) -> int:
     from fairvision._io import write_csv
     from fairvision.errors import DatasetError
     from fairvision.metrics import fairness_metrics, identification_ranks
-    from fairvision.metrics._io import read_csv_checked
+    from fairvision.metrics._io import check_label_column, read_csv_checked
     from fairvision.report import print_fairness
 
     path = Path(args.embeddings)
+    device = None if args.device is None else _resolve_device(args.device)
     try:
         emb = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{path}: cannot read embeddings as a .npy array ({exc})") from None
-    labels = read_csv_checked(args.labels, what="labels")
+    labels = read_csv_checked(args.labels, what="labels", blank_only_missing=True)
     cols = [args.identity_column] + ([args.group_column] if args.group_column else [])
     missing = [c for c in cols if c not in labels.columns]
     if missing:
@@ -77,8 +80,15 @@ def _cmd_ranks(args: argparse.Namespace) -> int:
         raise DatasetError(
             f"{path} has shape {emb.shape} but {args.labels} has {len(labels)} rows: need one row per embedding"
         )
+    if not (np.issubdtype(emb.dtype, np.floating) or np.issubdtype(emb.dtype, np.integer)):
+        kind = "complex numbers" if np.iscomplexobj(emb) else f"dtype {emb.dtype}"
+        raise DatasetError(f"{path}: embeddings must be real numbers, got {kind}")
+    check_label_column(labels, args.identity_column, args.labels, what="identity")
+    if args.group_column:
+        check_label_column(labels, args.group_column, args.labels, what="group")
+        _check_groups(labels[args.group_column], None, f"column {args.group_column!r} of {args.labels}")
     try:
-        ranks = identification_ranks(emb, labels[args.identity_column], chunk_size=args.chunk_size, device=args.device)
+        ranks = identification_ranks(emb, labels[args.identity_column], chunk_size=args.chunk_size, device=device)
     except ValueError as exc:
         raise DatasetError(f"{path}: {exc}") from None
     out = pd.DataFrame({"ids": np.arange(len(emb))})
@@ -124,7 +134,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from fairvision.demo import run_demo
 
-    run_demo(args.out, seed=args.seed, bootstrap=args.bootstrap)
+    run_demo(args.out, seed=args.seed, bootstrap=args.bootstrap)  # run_demo validates everything before working
     return 0
 
 
@@ -135,10 +145,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     config = load_run_config(args.config, args.set or ())
     result = train(config, args.out, progress=not args.quiet, console=Console(quiet=args.quiet))
-    error = result.get("Error")
+    error, run = result.error, result.layout
+    files = ", ".join(p.name for p in (run.metrics, run.history, run.ranks, run.checkpoint))
     print(
-        f"{args.out}: status {result['status']}, epoch {result['epoch']}, "
-        f"Error {'n/a' if error is None else f'{error:.4f}'} (metrics.json, history.jsonl, ranks_val.csv, checkpoint.pt)"
+        f"{args.out}: status {result.status}, epoch {result.metrics['epoch']}, "
+        f"Error {'n/a' if error is None else f'{error:.4f}'} ({files})"
     )
     return 0
 
@@ -154,7 +165,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         data=args.data,
         overrides=args.set or (),
         split=args.split,
-        device=args.device,
+        device=str(_resolve_device(args.device)),
         batch_size=args.batch_size,
         ranks_out=args.ranks_out,
         console=None if args.json else Console(),
@@ -168,16 +179,117 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_groups(groups, reference_group: str | None, where: str) -> None:
+    """ConfigError/DatasetError unless there are two or more groups and ``reference_group`` is one of them."""
+    from fairvision.errors import ConfigError, DatasetError
+
+    names = sorted({str(g) for g in groups})
+    if len(names) < 2:
+        raise DatasetError(
+            f"{where} has {'only the group ' + repr(names[0]) if names else 'no group'}: "
+            "fairness metrics compare at least two groups"
+        )
+    if reference_group is not None and reference_group not in names:
+        raise ConfigError(
+            f"--reference-group: {reference_group!r} is not a group of {where}; groups are {', '.join(map(repr, names))}"
+        )
+
+
+def _resolve_device(name: str):
+    """A torch device for ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ConfigError naming the option."""
+    import re
+
+    import torch
+
+    from fairvision.errors import ConfigError
+
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(name)):
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, not {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device: {name} requested but no CUDA device is available (use cpu or auto)")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"--device: {name} requested but there are only {torch.cuda.device_count()} CUDA device(s)")
+    return torch.device(name)
+
+
+def _bootstrap_count(text: str) -> int:
+    """``--bootstrap``: 0 (no confidence intervals) or at least 2 replicates."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of replicates, got {text!r}") from None
+    if value < 0 or value == 1:
+        raise argparse.ArgumentTypeError(f"must be 0 (no confidence intervals) or at least 2 replicates, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    """A finite number (not nan or inf)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     from fairvision.search.runner import load_search_config, run_search_config
 
     cfg = load_search_config(args.config)
-    trials = run_search_config(cfg, args.store, engine=args.engine, trials=args.trials, workers=args.workers,
-                               dask_scheduler=args.dask_scheduler, progress=not args.quiet)
+    if args.max_consecutive_crashes is not None:
+        cfg.max_consecutive_crashes = args.max_consecutive_crashes
+    options = _key_values(args.engine_option, "--engine-option")
+    trials = run_search_config(cfg, args.store, engine=args.engine, engine_options=options, trials=args.trials,
+                               workers=args.workers, dask_scheduler=args.dask_scheduler, progress=not args.quiet,
+                               note=lambda text: print(f"fairvision search: note: {text}", file=sys.stderr))
     counts = trials["status"].value_counts().to_dict()
     print(f"{args.store}: study {cfg.study!r}: {len(trials)} trials ({counts}); "
           f"see `fairvision pareto {args.store}`")
     return 0
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict:
+    """``KEY=VALUE`` strings (values parsed as YAML) as a dict; ConfigError naming ``flag``."""
+    import yaml
+
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise FairvisionError(f"{flag} expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise FairvisionError(f"{flag} {key}: cannot parse the value {value!r}") from None
+    return out
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def _cmd_trials(args: argparse.Namespace) -> int:
@@ -263,12 +375,19 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
         store.close()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``fairvision CMD: error: ...``, exit 2); ``--help`` shows usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fairvision",
         description="Accurate and fair vision models: identification ranks, FR-NAS fairness metrics, synthetic faces.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("fairness", help="FR-NAS fairness metrics from a per-sample rank file joined with metadata")
     p.add_argument("--ranks", required=True, help="CSV of per-sample ranks, e.g. FR-NAS 'ids, epoch_19, ...'")
@@ -278,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on", required=True, help="key column present in both files, e.g. ids")
     p.add_argument("--identity-column", help="identity column of --groups (needed by --bootstrap; default identity/label)")
     p.add_argument("--reference-group", help="denominator group of the ratios (default: first in sorted order)")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates over identities for 95%% CIs")
+    p.add_argument("--bootstrap", type=_bootstrap_count, default=0, metavar="N",
+                   help="bootstrap replicates over identities for 95%% CIs (0 = none, else >= 2)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--json", action="store_true", help="print one JSON object (one per column if several)")
     p.set_defaults(func=_cmd_fairness)
@@ -290,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity-column", default="identity")
     p.add_argument("--group-column", default=None, help="if given, also print fairness metrics by this column")
     p.add_argument("--chunk-size", type=int, default=None, help="queries per chunk (memory ~ chunk x N floats)")
-    p.add_argument("--device", default=None, help="torch device, e.g. cuda")
+    p.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N or auto")
     p.set_defaults(func=_cmd_ranks)
 
     p = sub.add_parser("synth", help="write a synthetic faces data set with a known group bias")
@@ -308,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="synthesise faces with a bias, embed, rank and score them (what `make demo` runs)")
     p.add_argument("--out", default="runs/demo", help="output directory")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
+    p.add_argument("--bootstrap", type=_bootstrap_count, default=1000, metavar="N",
+                   help="bootstrap replicates (0 = no confidence intervals, else >= 2; default 1000)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser(
@@ -336,14 +457,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the JSON object to this file")
     p.add_argument("--ranks-out", help="write per-image ranks (ids, identity, group, path, rank_by_id, rank_by_image)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=None, help="embedding batch size (default: the run's eval_batch_size)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="embedding batch size (default: the run's eval_batch_size)")
     p.set_defaults(func=_cmd_evaluate)
     p = sub.add_parser("search", help="multi-objective, multi-fidelity architecture + hyperparameter search (resumable)")
     p.add_argument("config", help="search YAML (see configs/search-synthetic.yaml)")
     p.add_argument("--store", required=True, help="trial store: a SQLite file path or an SQLAlchemy URL")
     p.add_argument("--engine", help="smac | optuna | optuna-nsga2 | optuna-tpe | optuna-gp | random (default: config)")
-    p.add_argument("--trials", type=int, help="finish this many trials in total (default: config)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--engine-option", action="append", metavar="KEY=VALUE",
+                   help="an option of the engine that runs, e.g. eta=3 (repeatable; value parsed as YAML)")
+    p.add_argument("--trials", type=_positive_int, help="finish this many trials in total (default: config)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
+    p.add_argument("--max-consecutive-crashes", type=_non_negative_int, metavar="K",
+                   help="stop with exit status 1 when K trials crash in a row (default: config, 3; 0 = never)")
     p.add_argument("--dask-scheduler", help="address of an existing Dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_search)
@@ -361,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="OUT.png", help="front, hypervolume over trials, parallel coordinates")
     p.add_argument("--baselines", metavar="CSV", help="baseline models to overlay: columns name + objectives")
     p.add_argument("--weak", action="store_true", help="weak instead of strict dominance")
-    p.add_argument("--reference", type=float, nargs="+", help="hypervolume reference point (default: Error 1, "
+    p.add_argument("--reference", type=_finite_float, nargs="+", help="hypervolume reference point (default: Error 1, "
                    "others worst observed + 10%%)")
     p.set_defaults(func=_cmd_pareto)
 
@@ -371,17 +496,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=3, help="front configurations to retrain (knee first)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", default="runs/retrain")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
+                   help="split the retrained models are scored on (default test)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_retrain)
     return parser
 
 
+def _fix_hash_seed(args: argparse.Namespace) -> None:
+    """SMAC's proposals depend on Python's string hashing; a search (and its exact resume) is
+    reproducible only with a fixed ``PYTHONHASHSEED``. When the command line runs ``search`` without
+    one, re-run this process with ``PYTHONHASHSEED=0`` (set it yourself to choose another)."""
+    if args.command == "search" and os.environ.get("PYTHONHASHSEED") is None:
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "fairvision.cli", *sys.argv[1:]])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # a real command line, not a call from Python
+        _fix_hash_seed(args)
     try:
         return args.func(args)
+    except SearchFailed as exc:  # the input was fine, the trials crashed: exit 1
+        print(f"fairvision {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except FairvisionError as exc:
         print(f"fairvision {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -145,3 +146,142 @@ def test_bad_search_config(tmp_path, capsys):
 def test_missing_store(tmp_path, capsys):
     assert main(["pareto", str(tmp_path / "none.db")]) == 2
     assert "no trial store" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("engine", ["smac", "optuna", "optuna-nsga2", "optuna-tpe", "optuna-gp", "random"])
+@pytest.mark.parametrize("name", ["search-synthetic.yaml", "search-frnas-celeba.yaml", "search-frnas-vggface2.yaml"])
+def test_shipped_search_configs_run_with_every_engine(name, engine):
+    """`--engine E` on a shipped config: the options of that engine (none for another engine) build it."""
+    from fairvision.search import create_engine
+    from fairvision.search.runner import build_space, resolve_engine_options
+
+    cfg = load_search_config(CONFIGS / name)
+    notes = []
+    options = resolve_engine_options(cfg, engine, note=notes.append)
+    eng = create_engine(engine, build_space(cfg), cfg.objectives, seed=cfg.seed, min_budget=cfg.min_budget,
+                        max_budget=cfg.max_budget, n_trials=cfg.trials, **options)
+    try:
+        if engine == "smac":
+            assert eng.options["eta"] == 2 and eng.options["n_initial"] == cfg.engine_options["smac"]["n_initial"]
+        assert not notes
+    finally:
+        eng.close()
+
+
+def _cfg(tmp_path, text: str):
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(text))
+    return load_search_config(path)
+
+
+def test_engine_options_flat_nested_and_overrides(tmp_path):
+    from fairvision.search.runner import resolve_engine_options
+
+    flat = _cfg(tmp_path, "train: t.yaml\nengine: smac\nengine_options: {eta: 3}\n")
+    assert resolve_engine_options(flat, "smac") == {"eta": 3}
+    notes = []
+    assert resolve_engine_options(flat, "random", note=notes.append) == {}
+    assert "belong to engine 'smac'" in notes[0] and "eta" in notes[0]
+    nested = _cfg(tmp_path, "train: t.yaml\nengine_options: {optuna: {constant_liar: true}, "
+                            "optuna-tpe: {n_startup_trials: 5}, smac: {eta: 3}}\n")
+    assert resolve_engine_options(nested, "optuna-tpe") == {"constant_liar": True, "n_startup_trials": 5}
+    assert resolve_engine_options(nested, "optuna-nsga2") == {"constant_liar": True}
+    assert resolve_engine_options(nested, "smac", {"eta": 4, "rho": 0.1}) == {"eta": 4, "rho": 0.1}
+    mixed = _cfg(tmp_path, "train: t.yaml\nengine_options: {smac: {eta: 3}, eta: 2}\n")
+    with pytest.raises(ConfigError, match="mixes engine names"):
+        resolve_engine_options(mixed, "smac")
+
+
+def _search_yaml(tmp_path, **over) -> Path:
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(TINY_TRAIN))
+    spec = {"train": "train.yaml", "space": "frnas", "engine": "random", "objectives": ["Error", "Rank Disparity"],
+            "trials": 4, "min_budget": 1, "max_budget": 1, "seed": 1, "study": "s", **over}
+    (tmp_path / "search.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path / "search.yaml"
+
+
+@pytest.mark.parametrize("over, flags, message", [
+    ({"objectives": ["Error", "Bogus"]}, [], "unknown objective 'Bogus'"),
+    ({"constraints": [{"name": "paramz", "upper": 1e6}]}, [], "unknown constraint 'paramz'"),
+    ({"overrides": ["data.kind=folders", "data.synthetic=null", "data.root=/no/such/faces"]}, [],
+     "data.root: /no/such/faces does not exist"),
+    ({"overrides": ["model.name=no_such_net"]}, [], "no_such_net"),
+    ({"engine_options": {"bogus": 1}}, [], "random engine: unknown option 'bogus'"),
+    ({"engine": "smac"}, ["--engine-option", "etta=3"], "smac engine: unknown option 'etta'"),
+    ({}, ["--engine-option", "novalue"], "--engine-option expects KEY=VALUE"),
+    ({}, ["--trials", "0"], "argument --trials: must be >= 1, got 0"),
+    ({}, ["--workers", "-1"], "argument --workers: must be >= 1"),
+    ({}, ["--engine", "smak"], "unknown search engine 'smak' (did you mean 'smac'?)"),
+])
+def test_bad_search_input_is_one_line_and_creates_no_store(tmp_path, capsys, over, flags, message):
+    config = _search_yaml(tmp_path, **over)
+    with pytest.raises(SystemExit) if flags[:1] in (["--trials"], ["--workers"]) else _no_raise():
+        code = main(["search", str(config), "--store", str(tmp_path / "s.db"), "--quiet", *flags])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "s.db").exists() and not list(tmp_path.glob("s_*"))
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_all_crashing_search_exits_1_and_is_retried_once_fixed(tmp_path, capsys):
+    """Every trial crashes (an empty data folder): exit 1 with the first error; the crashed trials are
+    not kept as finished and run once the data is there."""
+    from fairvision.data.synthetic import SyntheticFacesConfig, write_synthetic
+
+    faces = tmp_path / "faces"
+    (faces / "images").mkdir(parents=True)
+    config = _search_yaml(tmp_path, trials=4, overrides=["data.kind=folders", "data.synthetic=null",
+                                                         f"data.root={faces / 'images'}",
+                                                         f"data.demographics={faces / 'demographics.csv'}",
+                                                         "data.group_column=group"])
+    (faces / "demographics.csv").write_text("identity,group\n")
+    store = tmp_path / "s.db"
+    assert main(["search", str(config), "--store", str(store), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "3 trials in a row crashed" in err and str(faces) in err and len(err.strip().splitlines()) == 1, err
+    assert {r["status"] for r in _records(store)} == {"running"}  # nothing recorded as finished
+    shutil.rmtree(faces)
+    write_synthetic(faces, SyntheticFacesConfig(n_identities=24, images_per_identity=4, size=16), progress=False)
+    assert main(["search", str(config), "--store", str(store), "--quiet"]) == 0
+    records = _records(store)
+    assert [r["number"] for r in records] == [0, 1, 2, 3]
+    assert {r["status"] for r in records} <= {"complete", "diverged"}
+
+
+@pytest.mark.parametrize("command", ["trials", "pareto"])
+@pytest.mark.parametrize("kind", ["not-sqlite", "bad-url"])
+def test_store_commands_on_bad_stores(tmp_path, capsys, command, kind):
+    if kind == "not-sqlite":
+        target = tmp_path / "notes.txt"
+        target.write_text("hello, not a database\n" * 50)
+    else:
+        target = "nosuchdialect://user@host/db"
+    assert main([command, str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "trial store" in err and str(target) in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_search_command_fixes_the_hash_seed(monkeypatch):
+    """`fairvision search` re-runs itself with PYTHONHASHSEED=0 (SMAC's proposals depend on it)."""
+    import argparse
+
+    from fairvision import cli
+
+    calls = []
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    monkeypatch.setattr(cli.os, "execv", lambda exe, argv: calls.append(argv))
+    cli._fix_hash_seed(argparse.Namespace(command="search"))
+    assert calls and calls[0][1:3] == ["-m", "fairvision.cli"] and cli.os.environ["PYTHONHASHSEED"] == "0"
+    calls.clear()
+    monkeypatch.setenv("PYTHONHASHSEED", "123")
+    cli._fix_hash_seed(argparse.Namespace(command="search"))
+    cli._fix_hash_seed(argparse.Namespace(command="trials"))
+    assert not calls

@@ -98,7 +98,7 @@ def retrain_front(store, *, top: int, seeds: int, out: str | Path, split: str = 
     from fairvision._io import write_csv
     from fairvision.metrics import METRIC_NAMES
     from fairvision.search.pareto import knee_point
-    from fairvision.train import RunConfig, evaluate, train
+    from fairvision.train import RunConfig, RunLayout, evaluate, train
 
     if top < 1 or seeds < 1:
         raise ConfigError(f"retrain: need --top >= 1 and --seeds >= 1, got {top}, {seeds}")
@@ -111,7 +111,7 @@ def retrain_front(store, *, top: int, seeds: int, out: str | Path, split: str = 
     rows = []
     for idx in order[:top]:
         trial = front.loc[idx]
-        cfg_path = Path(trial["run_dir"]) / "config.yaml"
+        cfg_path = RunLayout(trial["run_dir"]).config
         if not cfg_path.is_file():
             raise ConfigError(f"{cfg_path}: the run folder of trial {trial['number']} is gone; cannot retrain it")
         base = yaml.safe_load(cfg_path.read_text())
@@ -120,8 +120,7 @@ def retrain_front(store, *, top: int, seeds: int, out: str | Path, split: str = 
             base["train"]["seed"] = seed
             base["train"]["epochs"] = int(math.ceil(float(trial["budget"])))
             run_dir = out / f"trial_{int(trial['number']):05d}_seed{seed}"
-            metrics = train(RunConfig.from_dict(base, source=str(cfg_path)), run_dir, progress=progress)
-            if metrics.get("status") == "diverged":
+            if train(RunConfig.from_dict(base, source=str(cfg_path)), run_dir, progress=progress).diverged:
                 results.append({m: (1.0 if m == "Error" else np.nan) for m in METRIC_NAMES})
                 continue
             results.append(evaluate(run_dir, split=split))

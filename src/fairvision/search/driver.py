@@ -50,6 +50,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from fairvision._progress import progress
 from fairvision.errors import ConfigError, SearchFailed
 from fairvision.search.engines.base import Engine, Trial
 from fairvision.search.executors import make_executor, run_trial
@@ -185,8 +186,12 @@ class _Loop:
         self.in_flight[self.executor.submit(run_trial, self.objective_fn, trial.config, trial.budget,
                                             trial.seed, str(self.run_dir(trial)))] = trial
 
-    def run(self, queue: list[Trial], done: int, n_trials: int, progress: bool) -> None:
-        bar = _Progress(n_trials, done) if progress else None
+    def run(self, queue: list[Trial], done: int, n_trials: int, show: bool) -> None:
+        with progress(n_trials, "search", enabled=show) as bar:
+            bar.update(completed=done)
+            self._run(queue, done, n_trials, bar)
+
+    def _run(self, queue: list[Trial], done: int, n_trials: int, bar) -> None:
         try:
             while done < n_trials:
                 while len(self.in_flight) < self.executor.workers and done + len(self.in_flight) < n_trials:
@@ -199,11 +204,8 @@ class _Loop:
                         self.submit(trial)
                 for handle, result, error in self.executor.wait(list(self.in_flight)):
                     done += self.collect(self.in_flight.pop(handle), result, error)
-                if bar is not None:
-                    bar.update(done)
+                bar.update(completed=done)
         finally:
-            if bar is not None:
-                bar.close()
             self.executor.close()
 
     def collect(self, trial: Trial, result: Any, error: BaseException | None) -> int:
@@ -244,18 +246,3 @@ class _Loop:
             f"search stopped: {len(numbers)} trials in a row crashed (trials {', '.join(map(str, numbers))}); "
             f"the first error: {first} -- fix the cause and run the search again to retry them "
             f"(max_consecutive_crashes = 0 never stops)")
-
-
-class _Progress:
-    def __init__(self, total: int, done: int) -> None:
-        from rich.progress import Progress
-
-        self._p = Progress(transient=False)
-        self._p.start()
-        self._task = self._p.add_task("search", total=total, completed=done)
-
-    def update(self, done: int) -> None:
-        self._p.update(self._task, completed=done)
-
-    def close(self) -> None:
-        self._p.stop()

@@ -35,9 +35,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from fairvision.config import load_yaml
+from fairvision.config import load_yaml, validate_config
 from fairvision.errors import ConfigError
 
 __all__ = ["SearchConfig", "load_search_config", "build_space", "run_search_config"]
@@ -70,12 +70,7 @@ class SearchConfig(BaseModel):
 def load_search_config(path: str | Path) -> SearchConfig:
     """Read and validate a search YAML file; ConfigError names the file and key."""
     path = Path(path)
-    data = load_yaml(path)
-    try:
-        cfg = SearchConfig(**data)
-    except ValidationError as exc:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"{path}: " + "; ".join(parts)) from None
+    cfg = validate_config(SearchConfig, load_yaml(path), source=str(path))
     if cfg.min_budget > cfg.max_budget:
         raise ConfigError(f"{path}: min_budget {cfg.min_budget} > max_budget {cfg.max_budget}")
     cfg.base_dir = path.parent

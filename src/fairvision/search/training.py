@@ -164,8 +164,8 @@ class TrainingObjective:
         cfg = self.run_config(config, budget, seed)
         run_dir = Path(run_dir)
         _continue_from_lower_budget(cfg, run_dir)
-        metrics = train(cfg, run_dir, progress=self.progress)
-        status = "diverged" if metrics.get("status") == "diverged" else "complete"
+        result = train(cfg, run_dir, progress=self.progress)
+        metrics, status = result.metrics, result.status
         objectives: dict[str, float] = {}
         wanted = self.objectives + self.constraints
         model_stats = _model_stats(cfg, wanted) if any(o in _MODEL_OBJECTIVES for o in wanted) else {}
@@ -189,20 +189,22 @@ def _comparable(cfg_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 def _continue_from_lower_budget(cfg, run_dir: Path) -> None:
     """Seed ``run_dir`` with the checkpoint of the same config trained for fewer epochs, if any."""
-    if (run_dir / "checkpoint.pt").exists() or not run_dir.parent.is_dir():
+    from fairvision.train import RunLayout
+
+    if RunLayout(run_dir).checkpoint.exists() or not run_dir.parent.is_dir():
         return
     target = _comparable(cfg.to_dict())
     best: tuple[int, Path] | None = None
-    for other in run_dir.parent.glob("*/config.yaml"):
-        if other.parent == run_dir or not (other.parent / "checkpoint.pt").exists():
+    for other in map(RunLayout, run_dir.parent.iterdir()):
+        if other.root == run_dir or not (other.config.is_file() and other.checkpoint.exists()):
             continue
         try:
-            data = yaml.safe_load(other.read_text())
+            data = yaml.safe_load(other.config.read_text())
         except (OSError, yaml.YAMLError):
             continue
         epochs = int(data.get("train", {}).get("epochs", 0))
         if epochs <= cfg.train.epochs and _comparable(data) == target and (best is None or epochs > best[0]):
-            best = (epochs, other.parent)
+            best = (epochs, other.root)
     if best is not None:
         shutil.copytree(best[1], run_dir, dirs_exist_ok=True)
 
