@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -119,28 +118,14 @@ if __name__ == "__main__":
 """
 
 
-def test_resume_after_sigkill(tmp_path):
+def test_resume_after_sigkill(tmp_path, wait_complete):
     script = tmp_path / "search.py"
     script.write_text(textwrap.dedent(SCRIPT))
     db = tmp_path / "kill.db"
     proc = subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            if proc.poll() is not None:
-                pytest.fail(f"search script ended early: {proc.stderr.read().decode()[-2000:]}")
-            if db.exists():
-                reader = TrialStore(db)
-                try:
-                    reader.load_study("default")
-                    if (reader.trials()["status"] == "complete").sum() >= 4:
-                        break
-                except ConfigError:  # the search has not created its study yet
-                    pass
-                finally:
-                    reader.close()
+        wait_complete(proc, db, 4)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:

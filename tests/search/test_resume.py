@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import timedelta
 
 import pytest
@@ -165,27 +164,14 @@ run_search(ToyObjective(sleep=0.2), engine=engine, store=TrialStore(sys.argv[1])
 """
 
 
-def test_one_driver_per_study(tmp_path):
+def test_one_driver_per_study(tmp_path, wait_complete):
     script = tmp_path / "holder.py"
     script.write_text(textwrap.dedent(HOLDER))
     db = tmp_path / "s.db"
     proc = subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            if db.exists():
-                reader = TrialStore(db)
-                try:
-                    reader.load_study("default")
-                    if (reader.trials()["status"] == "complete").sum() >= 2:
-                        break
-                except ConfigError:
-                    pass
-                finally:
-                    reader.close()
+        wait_complete(proc, db, 2)
         second = TrialStore(db)
         with pytest.raises(StoreLocked, match=rf"being run by process {proc.pid} on host"):
             _run("random", second, 60)
