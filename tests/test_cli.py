@@ -115,3 +115,180 @@ def test_ranks_row_count_mismatch(tmp_path, capsys):
     code, _, err = run(capsys, "ranks", str(tmp_path / "emb.npy"), "--labels", str(tmp_path / "labels.csv"),
                        "--out", str(tmp_path / "r.csv"))
     assert code == 2 and "one row per embedding" in err
+
+
+# --------------------------------------------------------------------------- one-line errors (issue 8)
+
+
+def run_any(capsys, *argv):
+    """Exit status and stderr of a command, whether the error comes from argparse (SystemExit) or the command."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def assert_one_line_error(code, err, *parts):
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "np." not in err, err
+    for part in parts:
+        assert part in err, err
+
+
+def fairness_args(rank_files, *extra):
+    return ["fairness", "--ranks", str(rank_files / "ranks.csv"), "--rank-column", "epoch_1",
+            "--groups", str(rank_files / "meta.csv"), "--group-column", "sex", "--on", "ids", *extra]
+
+
+@pytest.mark.parametrize(
+    "extra, parts",
+    [
+        (["--bootstrap", "-5"], ["argument --bootstrap", "at least 2", "got -5"]),
+        (["--bootstrap", "1"], ["argument --bootstrap", "at least 2", "got 1"]),
+        (["--bootstrap", "ten"], ["argument --bootstrap", "'ten'"]),
+        (["--reference-group", "x"], ["--reference-group: 'x' is not a group of column 'sex'", "groups are 'f', 'm'"]),
+    ],
+)
+def test_fairness_bad_options(rank_files, capsys, extra, parts):
+    code, out, err = run_any(capsys, *fairness_args(rank_files, *extra))
+    assert_one_line_error(code, err, *parts)
+    assert out == ""
+
+
+def test_fairness_bootstrap_zero_means_none(rank_files, capsys):
+    code, out, _ = run_any(capsys, *fairness_args(rank_files, "--bootstrap", "0", "--json"))
+    assert code == 0 and "ci" not in json.loads(out)
+
+
+def test_fairness_single_group(rank_files, capsys):
+    meta = pd.read_csv(rank_files / "meta.csv").assign(sex="f")
+    meta.to_csv(rank_files / "meta.csv", index=False)
+    code, _, err = run_any(capsys, *fairness_args(rank_files))
+    assert_one_line_error(code, err, "has only the group 'f'", "at least two groups", "meta.csv")
+
+
+@pytest.mark.parametrize("value, shown", [("inf", "inf"), ("1e30", "1e+30"), ("2.5", "2.5"), ("", "blank")])
+def test_fairness_bad_rank_values(rank_files, capsys, value, shown):
+    ranks = pd.read_csv(rank_files / "ranks.csv").astype({"epoch_1": object})
+    ranks.loc[3, "epoch_1"] = value  # line 5 of the file
+    ranks.to_csv(rank_files / "ranks.csv", index=False)
+    code, _, err = run_any(capsys, *fairness_args(rank_files))
+    assert_one_line_error(code, err, "ranks.csv, line 5: column 'epoch_1' is " + shown, "integers >= -1")
+
+
+@pytest.mark.parametrize("bootstrap", [[], ["--bootstrap", "50"]])
+def test_fairness_blank_identity_names_the_line(rank_files, capsys, bootstrap):
+    """The bootstrap dropped a row with a blank identity that the point estimate kept: now an error."""
+    text = (rank_files / "meta.csv").read_text().splitlines()
+    text[3] = text[3].replace(",2,", ",,")  # ids 2: blank label, line 4
+    (rank_files / "meta.csv").write_text("\n".join(text) + "\n")
+    code, _, err = run_any(capsys, *fairness_args(rank_files, "--identity-column", "label", *bootstrap))
+    assert_one_line_error(code, err, "meta.csv, line 4: identity column 'label' is blank")
+
+
+def test_fairness_bootstrap_detects_blank_identity_column(rank_files, capsys):
+    text = (rank_files / "meta.csv").read_text().replace("\n2,2,f\n", "\n2,,f\n")
+    (rank_files / "meta.csv").write_text(text)
+    code, _, err = run_any(capsys, *fairness_args(rank_files, "--bootstrap", "50"))
+    assert_one_line_error(code, err, "line 4: identity column 'label' is blank")
+
+
+@pytest.fixture
+def embedding_files(tmp_path):
+    ids = np.repeat(np.arange(6), 2)
+    emb = np.random.default_rng(0).normal(size=(12, 4))
+    np.save(tmp_path / "emb.npy", emb)
+    pd.DataFrame({"identity": ids, "group": np.where(ids < 3, "a", "b")}).to_csv(tmp_path / "labels.csv", index=False)
+    return tmp_path
+
+
+def ranks_args(files, *extra):
+    return ["ranks", str(files / "emb.npy"), "--labels", str(files / "labels.csv"), "--out", str(files / "r.csv"), *extra]
+
+
+@pytest.mark.parametrize(
+    "device, parts",
+    [
+        ("bogus", ["--device must be auto, cpu, cuda or cuda:N, not 'bogus'"]),
+        ("cuda", ["--device: cuda requested but no CUDA device is available"]),
+        ("cuda:3", ["--device: cuda:3 requested"]),
+    ],
+)
+def test_ranks_bad_device(embedding_files, capsys, device, parts):
+    if device.startswith("cuda") and torch_cuda_available():
+        pytest.skip("a GPU is available")
+    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--device", device))
+    assert_one_line_error(code, err, *parts)
+    assert not (embedding_files / "r.csv").exists()
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_ranks_complex_embeddings(embedding_files, capsys, dtype):
+    emb = np.load(embedding_files / "emb.npy").astype(dtype) * (1 + 1j)
+    np.save(embedding_files / "emb.npy", emb)
+    code, _, err = run_any(capsys, *ranks_args(embedding_files))
+    assert_one_line_error(code, err, "emb.npy: embeddings must be real numbers, got complex numbers")
+
+
+def test_ranks_non_finite_embeddings(embedding_files, capsys):
+    emb = np.load(embedding_files / "emb.npy")
+    emb[5, 1] = np.inf
+    np.save(embedding_files / "emb.npy", emb)
+    code, _, err = run_any(capsys, *ranks_args(embedding_files))
+    assert_one_line_error(code, err, "emb.npy: embedding row 5 contains NaN or inf")
+
+
+@pytest.mark.parametrize("column", ["identity", "group"])
+def test_ranks_blank_labels_name_the_line(embedding_files, capsys, column):
+    labels = pd.read_csv(embedding_files / "labels.csv").astype({column: object})
+    labels.loc[6, column] = None  # line 8
+    labels.to_csv(embedding_files / "labels.csv", index=False)
+    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--group-column", "group"))
+    assert_one_line_error(code, err, f"labels.csv, line 8: {column} column '{column}' is blank")
+
+
+def test_ranks_single_group(embedding_files, capsys):
+    pd.read_csv(embedding_files / "labels.csv").assign(group="a").to_csv(embedding_files / "labels.csv", index=False)
+    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--group-column", "group"))
+    assert_one_line_error(code, err, "has only the group 'a'")
+
+
+@pytest.mark.parametrize(
+    "argv, parts",
+    [
+        (["demo", "--bootstrap", "-5"], ["argument --bootstrap", "got -5"]),
+        (["demo", "--bootstrap", "1"], ["argument --bootstrap", "got 1"]),
+        (["demo", "--seed", str(2**70)], ["seed must be a whole number"]),
+        (["evaluate", "RUN", "--batch-size", "-5"], ["argument --batch-size", "must be >= 1, got -5"]),
+        (["evaluate", "RUN", "--batch-size", "0"], ["argument --batch-size", "must be >= 1, got 0"]),
+        (["pareto", "STORE", "--reference", "nan", "nan"], ["argument --reference", "must be a finite number, got nan"]),
+        (["pareto", "STORE", "--reference", "1", "inf"], ["argument --reference", "got inf"]),
+        (["retrain", "STORE", "--split", "tset"], ["argument --split", "'tset'"]),
+    ],
+)
+def test_bad_arguments_fail_before_any_work(tmp_path, capsys, argv, parts):
+    import time
+
+    argv = [a.replace("RUN", str(tmp_path / "run")).replace("STORE", str(tmp_path / "s.db")) for a in argv]
+    if argv[0] == "demo":
+        argv += ["--out", str(tmp_path / "demo")]
+    start = time.perf_counter()
+    code, out, err = run_any(capsys, *argv)
+    assert_one_line_error(code, err, *parts)
+    assert time.perf_counter() - start < 10  # the demo used to fail after ~13 s of work
+    assert list(tmp_path.iterdir()) == []  # nothing written, no store created
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_ranks_bad_chunk_size(embedding_files, capsys, value):
+    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--chunk-size", value))
+    assert_one_line_error(code, err, "argument --chunk-size", f"got {value}")

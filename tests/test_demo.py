@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -85,3 +86,20 @@ def test_synth_cli_bad_config(tmp_path, capsys, yaml_text, message):
     code = main(["synth", str(tmp_path / "out"), "--config", str(tmp_path / "synth.yaml"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"bootstrap": -5}, "bootstrap must be 0 (no confidence intervals) or at least 2 replicates, got -5"),
+        ({"bootstrap": 1}, "at least 2 replicates, got 1"),
+        ({"seed": -1}, "seed must be a whole number"),
+        ({"seed": 2**64}, "seed must be a whole number"),
+    ],
+)
+def test_demo_checks_arguments_before_any_work(tmp_path, kwargs, message):
+    from fairvision.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_demo(tmp_path / "demo", **kwargs)
+    assert not (tmp_path / "demo").exists()

@@ -14,6 +14,7 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_fairness(args: argparse.Namespace) -> int:
+    from fairvision._io import jsonable
     from fairvision.metrics import fairness_metrics
     from fairvision.metrics._io import join_ranks, read_csv_checked
     from fairvision.report import print_fairness
@@ -48,7 +49,7 @@ def _cmd_fairness(args: argparse.Namespace) -> int:
         results[col] = report
     if args.json:
         out = {c: r.to_dict() for c, r in results.items()}
-        print(json.dumps(out[columns[0]] if len(columns) == 1 else out, indent=2))
+        print(json.dumps(jsonable(out[columns[0]] if len(columns) == 1 else out), indent=2, allow_nan=False))
     else:
         for col, report in results.items():
             print_fairness(report, title=f"{Path(args.ranks).name} : {col}")
@@ -157,7 +158,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from fairvision._io import write_json
+    from fairvision._io import jsonable, write_json
     from fairvision.train import evaluate
 
     result = evaluate(
@@ -173,7 +174,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         write_json(args.out, result)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(jsonable(result), indent=2, allow_nan=False))
     elif result["status"] == "diverged":
         print(f"{args.source}: the run diverged; Error = 1 by convention")
     return 0
@@ -409,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output CSV: ids, identity, [group], rank_by_id, rank_by_image")
     p.add_argument("--identity-column", default="identity")
     p.add_argument("--group-column", default=None, help="if given, also print fairness metrics by this column")
-    p.add_argument("--chunk-size", type=int, default=None, help="queries per chunk (memory ~ chunk x N floats)")
+    p.add_argument("--chunk-size", type=_positive_int, default=None, help="queries per chunk (memory ~ chunk x N floats)")
     p.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N or auto")
     p.set_defaults(func=_cmd_ranks)
 

@@ -63,7 +63,21 @@ def run_demo(
     console: Console | None = None,
     train_model: bool = True,
 ) -> dict:
-    """Run the demo into ``out``; returns the metrics dict also written to ``metrics.json``."""
+    """Run the demo into ``out``; returns the metrics dict also written to ``metrics.json``.
+
+    Every argument is checked before any work: ``bootstrap`` is 0 (no
+    confidence intervals) or at least 2, ``seed`` a whole number in
+    ``0 .. 2**63 - 1`` (ConfigError otherwise).
+    """
+    from fairvision.errors import ConfigError
+    from fairvision.metrics._checks import check_bootstrap
+
+    try:
+        check_bootstrap(bootstrap)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
     console = console or Console()
     out = Path(out)
     config = SyntheticFacesConfig(**DEMO_CONFIG, seed=seed)
@@ -158,20 +172,21 @@ def _train_and_compare(out: Path, data_dir: Path, held_out, baseline, config, se
         f"[bold]5/5[/] training {cfg.model.name} (width {cfg.model.width}, {cfg.head.name}, {cfg.optim.name}) "
         f"for {cfg.train.epochs} epochs on the fitting identities; validation on the held-out ones"
     )
-    summary = train(cfg, run_dir, progress=False, console=console)
-    trained = {k: v for k, v in summary.items()}
-    if summary["status"] == "complete":
-        ranks = pd.read_csv(run_dir / "ranks_val.csv")
-        meta = pd.read_csv(run_dir / "val_meta.csv", dtype={"identity": str})
+    result = train(cfg, run_dir, progress=False, console=console)
+    trained = dict(result.metrics)
+    if not result.diverged:
+        epoch, files = result.metrics["epoch"], result.layout
+        ranks = pd.read_csv(files.ranks)
+        meta = pd.read_csv(files.val_meta, dtype={"identity": str})
         if sorted(meta["path"]) != sorted(held_out.frame["path"]):  # pragma: no cover - guards the comment above
             raise RuntimeError("demo: the engine's validation images differ from the held-out images")
         report = fairness_metrics(
-            ranks[f"epoch_{summary['epoch']}"], meta["group"], identities=meta["identity"], bootstrap=bootstrap, seed=seed
+            ranks[files.rank_column(epoch)], meta["group"], identities=meta["identity"], bootstrap=bootstrap, seed=seed
         )
-        trained = {**report.to_dict(), "epoch": summary["epoch"], "status": summary["status"]}
+        trained = {**report.to_dict(), "epoch": epoch, "status": result.status}
         console.print(_comparison_table(baseline, report))
     else:  # pragma: no cover - the demo config does not diverge
-        console.print(f"the trained model {summary['status']}")
+        console.print(f"the trained model {result.status}")
     trained["config"] = cfg.to_dict()
     trained["run_dir"] = str(run_dir)
     return trained

@@ -63,7 +63,7 @@ class Registry(Generic[T]):
             taken = self._lookup(key)
             if taken is not None and taken[1] is not obj:
                 raise ValueError(f"{self.kind} {key!r} is already registered")
-        self._items[keys[0]] = (name, obj)
+        self._items.setdefault(keys[0], (name, obj))  # the same object again keeps its first spelling
         self._aliases.update({alias: keys[0] for alias in keys[1:]})
         return obj
 

@@ -105,7 +105,7 @@ def test_no_warning_when_defined():
     [
         ([0, 1], ["a", "a"], {}, "at least two groups"),
         ([0, 1], ["a", "b"], {"reference_group": "z"}, "not among"),
-        ([0, -2], ["a", "b"], {}, "integers >= 0"),
+        ([0, -2], ["a", "b"], {}, "integers >= -1"),
         ([0, 1], ["a"], {}, "equal length"),
         ([0, 1], ["a", "b"], {"bootstrap": 10}, "identities"),
     ],
@@ -113,6 +113,75 @@ def test_no_warning_when_defined():
 def test_bad_input(ranks, groups, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fairness_metrics(np.array(ranks), np.array(groups), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "ranks, message",
+    [
+        ([0, 1, np.inf, 0], r"ranks\[2\] is inf: ranks must be integers >= -1"),
+        ([0, 1, -np.inf, 0], r"ranks\[2\] is -inf"),
+        ([0, 1, 1e30, 0], r"ranks\[2\] is 1e\+30"),
+        ([0, 1, 2.0**53, 0], r"ranks\[2\] is 9007199254740992"),
+        ([0, 1, np.nan, 0], r"ranks\[2\] is nan"),
+        ([0, 1.5, 1, 0], r"ranks\[1\] is 1.5"),
+        ([0, 1, -2, 0], r"ranks\[2\] is -2:"),
+        (np.array([0, 1, 2**62, 0], dtype=np.int64), r"ranks\[2\] is 4611686018427387904"),
+        (np.array([0, 1, 1 + 2j, 0]), "complex"),
+        (np.array([True, False, True, False]), "dtype bool"),
+        (np.array(["0", "1", "x", "0"], dtype=object), "must be numbers"),
+        (pd.array([0, 1, None, 0], dtype="Int64"), r"ranks\[2\] is nan"),
+    ],
+)
+def test_bad_ranks_name_the_position_and_value(ranks, message):
+    """inf / huge ranks were cast to int64 and counted as -1 (excluded): a silent wrong number."""
+    with pytest.raises(ValueError, match=message) as exc:
+        fairness_metrics(ranks, ["a", "a", "b", "b"])
+    assert "np." not in str(exc.value)
+
+
+def test_largest_valid_ranks_are_accepted():
+    report = fairness_metrics(np.array([0, 2.0**53 - 1, -1, 0, 3]), ["a", "a", "a", "b", "b"])
+    assert report.by_group.loc["a", "n"] == 2 and report.by_group.loc["a", "n_excluded"] == 1
+
+
+@pytest.mark.parametrize(
+    "groups, identities, message",
+    [
+        (["a", None, "b", "b"], None, r"groups\[1\] is missing \(None\)"),
+        (["a", "a", "b", np.nan], None, r"groups\[3\] is missing \(nan\)"),
+        (["a", "", "b", "b"], None, r"groups\[1\] is missing \(''\)"),
+        (pd.Series(["a", "a", "b", None]), None, r"groups\[3\] is missing"),
+        (["a", "a", "b", "b"], [1, 1, None, 2], r"identities\[2\] is missing \(None\)"),
+        (["a", "a", "b", "b"], [1.0, np.nan, 2.0, 3.0], r"identities\[1\] is missing \(nan\)"),
+        (["a", "a", "b", "b"], ["p", "p", " ", "q"], r"identities\[2\] is missing \(' '\)"),
+        (["a", "a", "b", "b"], pd.Series(["p", "p", pd.NA, "q"], dtype="string"), r"identities\[2\] is missing"),
+    ],
+)
+@pytest.mark.parametrize("bootstrap", [0, 20])
+def test_missing_groups_or_identities_are_errors(groups, identities, message, bootstrap):
+    """A blank identity was dropped by the bootstrap but kept by the point estimate."""
+    if bootstrap and identities is None:
+        identities = [1, 1, 2, 3]
+    with pytest.raises(ValueError, match=message):
+        fairness_metrics([0, 1, 0, 2], groups, identities=identities, bootstrap=bootstrap)
+
+
+@pytest.mark.parametrize("bootstrap", [-5, 1, 2.5, True, "10"])
+def test_bad_bootstrap_counts(bootstrap):
+    with pytest.raises(ValueError, match=r"bootstrap must be (0 \(no confidence intervals\) or at least 2|a whole number)"):
+        fairness_metrics([0, 1, 0, 2], ["a", "a", "b", "b"], identities=[1, 1, 2, 3], bootstrap=bootstrap)
+
+
+@pytest.mark.parametrize("bootstrap, has_ci", [(0, False), (2, True), (np.int64(5), True)])
+def test_good_bootstrap_counts(bootstrap, has_ci):
+    report = fairness_metrics([0, 1, 0, 2], ["a", "a", "b", "b"], identities=[1, 1, 2, 3], bootstrap=bootstrap)
+    assert (report.ci is not None) == has_ci
+
+
+def test_string_labels_from_lists_keep_missing_values():
+    # numpy would turn [..., None] into the string 'None' and hide the missing value
+    with pytest.raises(ValueError, match="missing"):
+        fairness_metrics([0, 1, 0], ["a", "b", None])
 
 
 def test_bootstrap_resamples_identities_and_is_seeded():

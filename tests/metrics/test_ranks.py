@@ -149,11 +149,27 @@ def test_matmul_precision_restored():
         (np.ones(3), [0, 0, 1], "2-D"),
         (np.ones((3, 2)), [0, 1], "length 3"),
         (np.ones((2, 2)), [0, None], "missing"),
+        (np.eye(3), [0, np.nan, 1], r"identities\[1\] is missing \(nan\)"),
+        (np.eye(3), ["a", "", "a"], r"identities\[1\] is missing \(''\)"),
+        (np.eye(3), np.array(["a", "b", "  "], dtype=object), r"identities\[2\] is missing"),
+        (np.eye(2) * (1 + 1j), [0, 0], "real numbers, got complex"),
+        (np.array([[1, 1j], [1, 0]]), [0, 0], "real numbers, got complex"),
+        (torch.eye(2, dtype=torch.complex64), [0, 0], "complex tensor"),
+        (np.array([[1.0, 0.0], [np.inf, 0.0]]), [0, 0], "row 1 contains NaN or inf"),
+        (np.array([["a", "b"], ["c", "d"]]), [0, 0], "real numbers"),
     ],
 )
 def test_bad_input_is_a_clear_error(emb, ids, match):
     with pytest.raises(ValueError, match=match):
         identification_ranks(emb, ids)
+
+
+@pytest.mark.parametrize("device, match", [("bogus", "not 'bogus'"), ("cuda", "no CUDA device"), ("cuda:0", "no CUDA device")])
+def test_bad_device_is_a_clear_error(device, match):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("a GPU is available")
+    with pytest.raises(ValueError, match=match):
+        identification_ranks(np.eye(3), [0, 0, 1], device=device)
 
 
 def test_empty_input():

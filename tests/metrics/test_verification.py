@@ -70,3 +70,24 @@ def test_identity_in_two_groups_rejected():
     groups[0] = "b"
     with pytest.raises(ValueError, match="several groups"):
         verification_rates(emb, ids, groups)
+
+
+@pytest.mark.parametrize(
+    "emb, ids, groups, match",
+    [
+        (np.eye(4), [0, 0, None, 1], ["a", "a", "b", "b"], r"identities\[2\] is missing"),
+        (np.eye(4), [0, 0, 1, 1], ["a", "a", "", "b"], r"groups\[2\] is missing"),
+        (np.eye(4) * 1j, [0, 0, 1, 1], ["a", "a", "b", "b"], "complex"),
+    ],
+)
+def test_missing_labels_and_complex_embeddings(emb, ids, groups, match):
+    with pytest.raises(ValueError, match=match):
+        verification_rates(emb, ids, groups)
+
+
+def test_unknown_reference_group_shows_plain_names():
+    emb = np.random.default_rng(0).normal(size=(8, 4))
+    with pytest.raises(ValueError) as exc:
+        verification_rates(emb, [0, 0, 1, 1, 2, 2, 3, 3], ["a", "a", "a", "a", "b", "b", "b", "b"], reference_group="z",
+                           target_fmr=0.5)
+    assert str(exc.value) == "reference group 'z' not among groups ['a', 'b']"

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from fairvision.errors import ConfigError
-from fairvision.models import create_loss
+from fairvision.models import LOSSES, create_loss
 
 LOGITS = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0], [-1.0, 3.0, 0.5]])
 LABELS = torch.tensor([0, 2, 0])
@@ -69,3 +69,16 @@ def test_unknown_loss_and_bad_gamma():
     assert "'hinge'" in str(info.value) and "focal" in str(info.value) and "ce" in str(info.value)
     with pytest.raises(ConfigError):
         create_loss("focal", gamma=-1.0)
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_every_registered_loss_builds_and_reduces_to_a_scalar(name):
+    """Generated from the registry: every loss builds by name (any case) and returns a finite scalar."""
+    for spelled in (name, name.upper()):
+        value = create_loss(spelled, gamma=2.0)(LOGITS, LABELS)
+        assert value.shape == () and torch.isfinite(value) and value > 0
+
+
+def test_unknown_loss_suggests_close_names():
+    with pytest.raises(ConfigError, match=r"unknown loss 'focl' \(did you mean 'focal'.*\); must be one of ce, focal"):
+        create_loss("focl")

@@ -78,6 +78,16 @@ def test_train_bad_config_exits_2(tmp_path, config_file, capsys, args, message):
     assert err.startswith("fairvision train: error:")
 
 
+def test_train_fewer_epochs_than_done_exits_2(tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(config_file(train__epochs=2)), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["train", str(config_file(train__epochs=2)), "--out", str(out), "--quiet", "--set", "train.epochs=1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"fairvision train: error: train.epochs: 1 is fewer than the 2 epoch(s) the run in {out}")
+
+
 def test_train_missing_config_exits_2(tmp_path, capsys):
     assert main(["train", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "run")]) == 2
     assert "config file not found" in capsys.readouterr().err
@@ -96,7 +106,7 @@ def test_train_diverged_exits_0(tmp_path, config_file, capsys):
     "args, message",
     [
         (["{missing}"], "checkpoint not found"),
-        (["{run}", "--set", "data.kind=imagenet"], "data.kind: must be one of"),
+        (["{run}", "--set", "data.kind=imagenet"], "data.kind: unknown data kind 'imagenet'"),
         (["{run}", "--set", "train.epochs=3"], "only data.* keys"),
         (["{run}", "--data", "{missing}"], "config file not found"),
         (["{run}", "--device", "gpu"], "device must be"),

@@ -13,8 +13,8 @@ import yaml
 
 from fairvision.errors import ConfigError
 from fairvision.metrics import METRIC_NAMES, fairness_metrics
-from fairvision.train import OUTPUT_FILES, RunConfig, evaluate, train
-from fairvision.train.checkpoint import load_checkpoint
+from fairvision.train import OUTPUT_FILES, RunConfig, RunLayout, TrainResult, evaluate, train
+from fairvision.train.checkpoint import load_checkpoint, save_checkpoint
 
 HISTORY_KEYS = {
     "epoch", "status", "train_loss", "images_per_s", "lr", "seconds", "evaluated", "eval_seconds", "groups", *METRIC_NAMES,
@@ -22,7 +22,7 @@ HISTORY_KEYS = {
 METRICS_KEYS = {*METRIC_NAMES, "groups", "epoch", "status"}
 
 
-def run(cfg: dict, out, **kwargs):
+def run(cfg: dict, out, **kwargs) -> TrainResult:
     return train(RunConfig.from_dict(cfg), out, progress=False, **kwargs)
 
 
@@ -61,8 +61,10 @@ def test_outputs_and_keys(trained):
     for name in OUTPUT_FILES:
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == METRICS_KEYS and metrics == result
+    assert set(metrics) == METRICS_KEYS and metrics == result.metrics
     assert metrics["status"] == "complete" and metrics["epoch"] == 1
+    assert (result.status, result.epochs_done, result.run_dir, result.diverged) == ("complete", 2, out, False)
+    assert result.error == metrics["Error"] and result.layout == RunLayout(out)
     assert set(metrics["groups"]) == {"A", "B", "C", "D"}
     assert 0.0 <= metrics["Error"] < 1.0
 
@@ -101,13 +103,13 @@ def test_fairness_cli_reads_run_outputs(trained, capsys):
                  "--groups", str(out / "val_meta.csv"), "--group-column", "group", "--on", "ids", "--json"])  # fmt: skip
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed == {k: result[k] for k in (*METRIC_NAMES, "groups")}
+    assert printed == {k: result.metrics[k] for k in (*METRIC_NAMES, "groups")}
 
 
 def test_evaluate_val_split_reproduces_training_metrics(trained):
     out, _, result = trained
     again = evaluate(out, split="val", device="cpu")
-    assert {k: again[k] for k in (*METRIC_NAMES, "groups")} == {k: result[k] for k in (*METRIC_NAMES, "groups")}
+    assert {k: again[k] for k in (*METRIC_NAMES, "groups")} == {k: result.metrics[k] for k in (*METRIC_NAMES, "groups")}
     test = evaluate(out / "checkpoint.pt", split="test", device="cpu")
     assert set(test) == METRICS_KEYS | {"split", "images", "identities"}
     assert test["split"] == "test" and test["images"] == 48 and test["identities"] == 12
@@ -148,9 +150,9 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, tiny, variant)
     straight = run(cfg, tmp_path / "straight")
     first = tiny(train__epochs=1, train__schedule_epochs=3, **variant)
     partial = run(first, tmp_path / "resumed")
-    assert partial["epoch"] == 0 and partial["status"] == "complete"
+    assert partial.metrics["epoch"] == 0 and partial.status == "complete"
     resumed = run(cfg, tmp_path / "resumed")
-    assert resumed == straight
+    assert resumed.metrics == straight.metrics and resumed.epochs_done == straight.epochs_done == 3
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     h1, h2 = without_timing(history(tmp_path / "straight")), without_timing(history(tmp_path / "resumed"))
     assert [(r["epoch"], r["train_loss"], r["lr"]) for r in h1] == [(r["epoch"], r["train_loss"], r["lr"]) for r in h2]
@@ -166,17 +168,36 @@ def test_budget_extension_with_default_schedule(tmp_path, tiny):
     first_record = history(tmp_path / "ext")[0]
     three = run(tiny(train__epochs=3), tmp_path / "ext")
     records = history(tmp_path / "ext")
-    assert [r["epoch"] for r in records] == [0, 1, 2] and three["epoch"] == 2 and three["status"] == "complete"
+    assert [r["epoch"] for r in records] == [0, 1, 2] and three.metrics["epoch"] == 2 and three.status == "complete"
     assert without_timing([records[0]]) == without_timing([first_record])  # epoch 0 kept, not retrained
-    assert one["epoch"] == 0
+    assert one.metrics["epoch"] == 0
     # epochs 1 and 2 use the lr of a 3-epoch cosine schedule, like a run planned for 3 epochs
     run(tiny(train__epochs=3), tmp_path / "planned")
     planned = history(tmp_path / "planned")
     assert [r["lr"] for r in records[1:]] == pytest.approx([r["lr"] for r in planned[1:]], rel=1e-12)
     assert records[0]["lr"] != pytest.approx(planned[0]["lr"])
     assert list(pd.read_csv(tmp_path / "ext" / "ranks_val.csv").columns) == ["ids", "epoch_0", "epoch_1", "epoch_2"]
-    # extending again works too, and shrinking the budget trains nothing
-    assert run(tiny(train__epochs=2), tmp_path / "ext")["epoch"] == 2
+    assert run(tiny(train__epochs=3), tmp_path / "ext") == three  # the same budget again: nothing to train
+
+
+def test_fewer_epochs_than_the_run_has_done_is_refused(tmp_path, tiny):
+    """A finished 2-epoch run cannot give a 1-epoch run's result: a one-line ConfigError, files untouched."""
+    out = tmp_path / "r"
+    run(tiny(train__epochs=2), out)
+    before = {p.name: p.read_bytes() for p in RunLayout(out).outputs}
+    with pytest.raises(ConfigError) as info:
+        run(tiny(train__epochs=1), out)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"train.epochs: 1 is fewer than the 2 epoch(s) the run in {out}")
+    assert {p.name: p.read_bytes() for p in RunLayout(out).outputs} == before
+    assert run(tiny(train__epochs=2), out).epochs_done == 2  # the same budget still works
+
+    # a run that diverged in epoch 1 (after 1 complete epoch) cannot give a 1-epoch run's result either
+    state = load_checkpoint(RunLayout(out).checkpoint)
+    save_checkpoint(RunLayout(out).checkpoint, {**state, "epoch": 1, "status": "diverged"})
+    with pytest.raises(ConfigError, match=r"train\.epochs: 1 stops before epoch 1, in which the run .* diverged"):
+        run(tiny(train__epochs=1), out)
+    assert run(tiny(train__epochs=2), out).diverged  # a longer budget gets the diverged record
 
 
 def test_kill_and_rerun_equals_uninterrupted(tmp_path, tiny):
@@ -216,10 +237,10 @@ def test_kill_and_rerun_equals_uninterrupted(tmp_path, tiny):
 def test_divergence_is_recorded_not_raised(tmp_path, tiny):
     cfg = tiny(optim__name="SGD", optim__lr=1.0e6, train__epochs=3)
     result = run(cfg, tmp_path / "div")  # a real divergence: weight decay x lr = 100 blows the weights up
-    assert result["status"] == "diverged" and result["Error"] == 1.0
-    assert all(result[m] is None for m in METRIC_NAMES[1:])
+    assert result.status == "diverged" and result.diverged and result.error == 1.0
+    assert all(result.metrics[m] is None for m in METRIC_NAMES[1:])
     metrics = json.loads((tmp_path / "div" / "metrics.json").read_text())
-    assert metrics == result
+    assert metrics == result.metrics
     records = history(tmp_path / "div")
     assert records[-1]["status"] == "diverged" and records[-1]["Error"] == 1.0
     assert load_checkpoint(tmp_path / "div" / "checkpoint.pt")["status"] == "diverged"
@@ -230,7 +251,7 @@ def test_divergence_is_recorded_not_raised(tmp_path, tiny):
 def test_same_seed_same_model_other_seed_differs(tmp_path, tiny):
     a = run(tiny(train__epochs=1), tmp_path / "a")
     b = run(tiny(train__epochs=1), tmp_path / "b")
-    assert a == b
+    assert a.metrics == b.metrics
     assert_same_weights(tmp_path / "a", tmp_path / "b")
     run(tiny(train__epochs=1, train__seed=1), tmp_path / "c")
     sa = load_checkpoint(tmp_path / "a" / "checkpoint.pt")["model"]
@@ -250,13 +271,13 @@ def test_eval_every(tmp_path, tiny):
 @pytest.mark.parametrize("loss", ["ce", "focal"])
 def test_every_head_and_loss_trains(tmp_path, tiny, head, loss):
     result = run(tiny(train__epochs=1, head__name=head, loss={"name": loss}), tmp_path / "r")
-    assert result["status"] == "complete" and math.isfinite(result["Error"])
+    assert result.status == "complete" and math.isfinite(result.error)
     assert math.isfinite(history(tmp_path / "r")[0]["train_loss"])
 
 
 def test_timm_backbone_trains(tmp_path, tiny):
     cfg = tiny(train__epochs=1, model={"name": "resnet18", "embedding_dim": 16})
-    assert run(cfg, tmp_path / "r")["status"] == "complete"
+    assert run(cfg, tmp_path / "r").status == "complete"
 
 
 @pytest.fixture(scope="module")
@@ -272,13 +293,13 @@ def test_folders_and_celeba_kinds(tmp_path, tiny, both_layouts):
     folders = tiny(train__epochs=1)
     folders["data"] = {**folders["data"], "kind": "folders", "root": str(both_layouts / "images"),
                        "demographics": str(both_layouts / "demographics.csv"), "synthetic": None}  # fmt: skip
-    assert run(folders, tmp_path / "folders")["status"] == "complete"
+    assert run(folders, tmp_path / "folders").status == "complete"
 
     celeba = tiny(train__epochs=1)
     celeba["data"] = {**celeba["data"], "kind": "celeba", "root": str(both_layouts / "celeba"), "synthetic": None,
                       "partition": "official"}  # fmt: skip
     result = run(celeba, tmp_path / "celeba")
-    assert set(result["groups"]) == {"0", "1"}  # CelebA's Male attribute is the default group column
+    assert set(result.metrics["groups"]) == {"0", "1"}  # CelebA's Male attribute is the default group column
     meta = pd.read_csv(tmp_path / "celeba" / "val_meta.csv")
     assert list(meta.columns) == ["ids", "identity", "group", "Male", "path"]
     # evaluate the whole folder set ("all", e.g. a separate RFW-style set) with a data spec

@@ -69,8 +69,8 @@ def runs(tmp_path_factory, data_cache):
 
 def test_trained_model_shows_the_gap(runs):
     run_dir, result = runs["gap"]
-    groups = result["groups"]
-    assert result["status"] == "complete" and result["Error"] < 0.5  # it learned something
+    groups = result.metrics["groups"]
+    assert result.status == "complete" and result.error < 0.5  # it learned something
     assert max(groups, key=lambda g: groups[g]["error"]) == "D"
     assert max(groups, key=lambda g: groups[g]["mean_rank"]) == "D"
     excess, lo, hi = excess_error_ci(run_dir)
@@ -79,7 +79,7 @@ def test_trained_model_shows_the_gap(runs):
 
 def test_no_gap_without_a_difficulty_difference(runs):
     run_dir, result = runs["no_gap"]
-    assert result["status"] == "complete" and result["Error"] < 0.5
+    assert result.status == "complete" and result.error < 0.5
     excess, lo, hi = excess_error_ci(run_dir)
     assert lo < 0 < hi  # D is not distinguishable from the others
     assert abs(excess) < 0.1

@@ -4,12 +4,15 @@ from fairvision.data._faceset import FaceSet
 from fairvision.data.images import check_images, load_image
 from fairvision.data.celeba import load_celeba
 from fairvision.data.folders import load_identity_folders, load_rfw
+from fairvision.data.kinds import DATA_KINDS, DataKind
 from fairvision.data.protocol import frnas_eval_split, split_identities
 from fairvision.data.synthetic import SyntheticFacesConfig, generate_faces, write_synthetic
 from fairvision.data.torch_dataset import FaceImageDataset
 from fairvision.data.vggface2 import load_vggface2
 
 __all__ = [
+    "DATA_KINDS",
+    "DataKind",
     "FaceImageDataset",
     "FaceSet",
     "check_images",

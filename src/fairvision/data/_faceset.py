@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from fairvision.errors import DatasetError
+from fairvision.errors import DatasetError, show_value
 
 __all__ = ["FaceSet"]
 
@@ -38,6 +38,19 @@ class FaceSet:
         missing = [c for c in REQUIRED_COLUMNS if c not in self.frame.columns]
         if missing:
             raise DatasetError(f"face set {self.name!r} lacks column(s) {missing}")
+        ids = self.frame["identity"]
+        lacking = ids.isna().to_numpy(dtype=bool, copy=True)
+        if ids.dtype == object or pd.api.types.is_string_dtype(ids):
+            try:  # blank or whitespace-only names are missing too
+                lacking |= ids.astype(object).str.strip().eq("").to_numpy(dtype=bool)
+            except AttributeError:  # no string at all (pandas refuses .str)
+                pass
+        if lacking.any():
+            i = int(lacking.argmax())
+            raise DatasetError(
+                f"face set {self.name!r}: image {self.frame['path'].iloc[i]} (row {i}) has no identity "
+                f"({int(lacking.sum())} image(s) without one)"
+            )
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -71,7 +84,7 @@ class FaceSet:
             bad = nunique[nunique > 1]
             if len(bad):
                 raise DatasetError(
-                    f"face set {self.name!r}: attribute {col!r} varies within identity {bad.index[0]!r}"
+                    f"face set {self.name!r}: attribute {col!r} varies within identity {show_value(bad.index[0])}"
                 )
             out[col] = grouped[col].first()
         return out

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fairvision.data._faceset import FaceSet
-from fairvision.errors import DatasetError
+from fairvision.errors import DatasetError, show_value
 
 __all__ = ["frnas_eval_split", "split_identities"]
 
@@ -35,7 +35,7 @@ def _positive_int(value, what: str, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, not {value!r}")
+        raise ValueError(f"{what} must be a positive integer, not {show_value(value)}")
 
 
 def _identity_values(faces: FaceSet, column: str, what: str) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def _identity_values(faces: FaceSet, column: str, what: str) -> pd.DataFrame:
     table = faces.identity_table([column])
     missing = table[column].isna()
     if missing.any():
-        raise DatasetError(f"face set {faces.name!r}: identity {missing.index[missing][0]!r} has no value in column {column!r}")
+        raise DatasetError(f"face set {faces.name!r}: identity {show_value(missing.index[missing][0])} has no value in column {column!r}")
     return table
 
 
@@ -103,7 +103,7 @@ def frnas_eval_split(
         if n_ids == 0:
             empty = next(g for g in groups if not members[g])
             raise DatasetError(
-                f"face set {faces.name!r}: group {empty!r} of column {group_column!r} has no identity "
+                f"face set {faces.name!r}: group {show_value(empty)} of column {group_column!r} has no identity "
                 f"with at least {min_images} images"
             )
     else:
@@ -111,7 +111,7 @@ def frnas_eval_split(
         for g in groups:
             if len(members[g]) < n_ids:
                 raise DatasetError(
-                    f"face set {faces.name!r}: group {g!r} of column {group_column!r} has only {len(members[g])} "
+                    f"face set {faces.name!r}: group {show_value(g)} of column {group_column!r} has only {len(members[g])} "
                     f"identities with at least {min_images} images, but {n_ids} per group were requested"
                 )
     if max_images_per_group is not None and max_images_per_group < min_images * n_ids:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fairvision.metrics._formulas import METRIC_NAMES, metrics_from_sums
+
 __all__ = ["bootstrap_metrics"]
 
 
@@ -31,8 +33,6 @@ def bootstrap_metrics(
         groups: sorted group names; pairs: (numerator, reference) pairs.
     Returns a DataFrame indexed by metric name with columns ``lower``, ``upper``, ``std``.
     """
-    from fairvision.metrics._fairness import METRIC_NAMES, metrics_from_sums
-
     if replicates < 2:
         raise ValueError(f"bootstrap needs at least 2 replicates, got {replicates}")
     if not 0 < confidence < 1:

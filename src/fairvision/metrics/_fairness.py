@@ -34,6 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from fairvision._io import jsonable
+from fairvision.metrics._bootstrap import bootstrap_metrics
+from fairvision.metrics._checks import as_labels, check_bootstrap, check_labels, check_ranks
+from fairvision.metrics._formulas import METRIC_NAMES, PAIR_METRICS, metrics_from_sums
+
 __all__ = [
     "METRIC_NAMES",
     "FairnessWarning",
@@ -41,9 +46,6 @@ __all__ = [
     "fairness_metrics",
     "group_table",
 ]
-
-METRIC_NAMES = ("Error", "Disparity", "Ratio", "Error Ratio", "Rank Disparity", "Rank Ratio")
-PAIR_METRICS = METRIC_NAMES[1:]
 
 
 class FairnessWarning(RuntimeWarning):
@@ -89,28 +91,21 @@ class FairnessReport:
 
 
 def _py(x):
-    x = float(x)
-    return None if np.isnan(x) else x
+    return jsonable(float(x))
 
 
 def _as_frame(ranks, groups, identities) -> pd.DataFrame:
-    ranks = np.asarray(ranks)
-    groups = np.asarray(groups)
-    if ranks.ndim != 1 or groups.shape != ranks.shape:
-        raise ValueError(f"ranks and groups must be 1-D of equal length, got {ranks.shape} and {groups.shape}")
-    if not np.issubdtype(ranks.dtype, np.number):
-        raise ValueError("ranks must be numeric")
-    if np.isnan(ranks.astype(float)).any():
-        raise ValueError("ranks contain NaN")
-    if (ranks < -1).any() or (ranks != np.floor(ranks)).any():
-        raise ValueError("ranks must be integers >= 0, or -1 for 'no other image of this identity'")
-    frame = pd.DataFrame({"rank": ranks.astype(np.int64), "group": groups.astype(str)})
-    if pd.isna(groups).any():
-        raise ValueError(f"group label missing for row {int(np.flatnonzero(pd.isna(groups))[0])}")
+    rank_values = check_ranks(ranks)
+    groups = as_labels(groups)
+    if rank_values.ndim != 1 or groups.shape != rank_values.shape:
+        raise ValueError(f"ranks and groups must be 1-D of equal length, got {rank_values.shape} and {groups.shape}")
+    check_labels(groups, "groups")
+    frame = pd.DataFrame({"rank": rank_values, "group": groups.astype(str)})
     if identities is not None:
-        identities = np.asarray(identities)
-        if identities.shape != ranks.shape:
+        identities = as_labels(identities)
+        if identities.shape != rank_values.shape:
             raise ValueError("identities must have the same length as ranks")
+        check_labels(identities, "identities")
         frame["identity"] = identities
     return frame
 
@@ -155,38 +150,6 @@ def pair_order(groups: list[str], reference_group: str | None) -> list[tuple[str
     return pairs
 
 
-def metrics_from_sums(n, correct, rank_sum, index: dict[str, int], pairs) -> dict[str, np.ndarray]:
-    """Headline metrics from per-group sums; arrays of shape (..., G), vectorised over leading axes.
-
-    Returns per-pair arrays under ``(metric, a, b)`` keys, the headline metrics
-    (max over pairs), and ``"Error"`` pooled over groups.
-    """
-    n = np.asarray(n, float)
-    correct = np.asarray(correct, float)
-    rank_sum = np.asarray(rank_sum, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        acc = correct / n
-        err = 1.0 - acc
-        mr = rank_sum / n
-        out: dict = {"Error": 1.0 - correct.sum(-1) / n.sum(-1)}
-        for a, b in pairs:
-            ia, ib = index[a], index[b]
-            out[("Disparity", a, b)] = np.abs(acc[..., ia] - acc[..., ib])
-            out[("Ratio", a, b)] = np.abs(1.0 - acc[..., ia] / acc[..., ib])
-            out[("Error Ratio", a, b)] = np.abs(1.0 - err[..., ia] / err[..., ib])
-            out[("Rank Disparity", a, b)] = np.abs(mr[..., ia] - mr[..., ib])
-            out[("Rank Ratio", a, b)] = np.abs(1.0 - mr[..., ia] / mr[..., ib])
-    # inf (x/0 with x>0) is as undefined as 0/0
-    out = {k: np.where(np.isinf(v), np.nan, v) for k, v in out.items()}
-    for m in PAIR_METRICS:
-        stacked = np.stack([out[(m, a, b)] for a, b in pairs], axis=-1)
-        # max / mean over pairs, NaN if any pair is undefined (never silently dropped)
-        undefined = np.isnan(stacked).any(-1)
-        out[m] = np.where(undefined, np.nan, np.max(np.nan_to_num(stacked), -1))
-        out[(m, "mean")] = np.where(undefined, np.nan, stacked.mean(-1))
-    return out
-
-
 def fairness_metrics(
     ranks,
     groups,
@@ -204,10 +167,20 @@ def fairness_metrics(
         groups: per-sample group label (the values are data, e.g. ``male``/``female``).
         reference_group: denominator group; default the first group in sorted order.
         identities: per-sample identity; required for ``bootstrap`` (identities are resampled).
-        bootstrap: number of bootstrap replicates for confidence intervals (0 = none).
+        bootstrap: number of bootstrap replicates for confidence intervals: 0 = none, else at least 2.
         confidence: two-sided confidence level of the percentile intervals.
         seed: seed of the bootstrap.
+
+    Ranks must be whole numbers >= -1 (below 2**53); NaN, inf, fractional
+    ranks and missing (None/NaN/blank) groups or identities are a ValueError
+    naming the position (see :mod:`fairvision.metrics._checks`).
     """
+    check_bootstrap(bootstrap)
+    if bootstrap:
+        if identities is None:
+            raise ValueError("bootstrap resamples identities: pass identities=")
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     frame = _as_frame(ranks, groups, identities)
     table = _group_table(frame)
     names = list(table.index)
@@ -235,10 +208,6 @@ def fairness_metrics(
     summary = _summary(table, values)
     ci = None
     if bootstrap:
-        if identities is None:
-            raise ValueError("bootstrap resamples identities: pass identities=")
-        from fairvision.metrics._bootstrap import bootstrap_metrics
-
         ci = bootstrap_metrics(valid, names, pairs, replicates=bootstrap, confidence=confidence, seed=seed)
     reference = pairs[0][1] if len(names) == 2 else reference_group
     return FairnessReport(metrics, table, pair_frame, summary, reference, int(table["n_excluded"].sum()), ci)

@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fairvision.metrics._checks import as_labels, check_labels, real_array
+
 __all__ = ["IdentificationRanks", "identification_ranks"]
 
 _U32 = 2.0**-24
@@ -101,9 +103,9 @@ def identification_ranks(
         chunk_size: queries per chunk; default keeps a chunk near 32 MB on CPU.
         device: torch device for the computation (e.g. ``"cuda"``); default CPU.
     """
+    dev = _device(device)
     emb64, codes = _prepare(embeddings, identities)
     n, dim = emb64.shape
-    dev = torch.device(device) if device is not None else torch.device("cpu")
     rank_by_id = np.full(n, -1, dtype=np.int64)
     rank_by_image = np.full(n, -1, dtype=np.int64)
     if n == 0:
@@ -140,15 +142,27 @@ def identification_ranks(
     return IdentificationRanks(rank_by_id, rank_by_image, n_rechecked)
 
 
+def _device(device) -> torch.device:
+    """``device`` as a torch device (default CPU); ValueError for an unknown name or a missing GPU."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a torch device such as cpu, cuda or cuda:N, not {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} requested but no CUDA device is available")
+    return dev
+
+
 def _prepare(embeddings, identities) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(embeddings, torch.Tensor):
-        embeddings = embeddings.detach().cpu().numpy()
-    emb = np.asarray(embeddings, dtype=np.float64)
+    emb = real_array(embeddings, "embeddings")
     if emb.ndim != 2:
         raise ValueError(f"embeddings must be a 2-D (N, d) array, got shape {emb.shape}")
-    labels = np.asarray(identities)
+    labels = as_labels(identities)
     if labels.ndim != 1 or len(labels) != len(emb):
         raise ValueError(f"identities must be 1-D of length {len(emb)}, got shape {labels.shape}")
+    check_labels(labels, "identities")
     bad = ~np.isfinite(emb).all(axis=1)
     if bad.any():
         raise ValueError(f"embedding row {int(np.flatnonzero(bad)[0])} contains NaN or inf")
@@ -156,8 +170,6 @@ def _prepare(embeddings, identities) -> tuple[np.ndarray, np.ndarray]:
     if (norms == 0).any():
         raise ValueError(f"embedding row {int(np.flatnonzero(norms == 0)[0])} is all zeros")
     codes, _ = pd.factorize(pd.Series(labels), sort=False)
-    if (codes < 0).any():
-        raise ValueError(f"identity of row {int(np.flatnonzero(codes < 0)[0])} is missing (NaN/None)")
     return emb / norms[:, None], codes.astype(np.int64)
 
 

@@ -20,8 +20,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import torch
 
+from fairvision.errors import show_value
+from fairvision.metrics._checks import as_labels, check_labels, real_array
 from fairvision.metrics._fairness import FairnessWarning
 
 __all__ = ["verification_rates", "VerificationReport"]
@@ -36,9 +37,7 @@ class VerificationReport(pd.DataFrame):
 
 
 def _normalise(embeddings) -> np.ndarray:
-    if isinstance(embeddings, torch.Tensor):
-        embeddings = embeddings.detach().cpu().numpy()
-    e = np.asarray(embeddings, dtype=np.float64)
+    e = real_array(embeddings, "embeddings")
     if e.ndim != 2:
         raise ValueError(f"embeddings must be (N, d), got shape {e.shape}")
     norms = np.linalg.norm(e, axis=1, keepdims=True)
@@ -111,14 +110,17 @@ def verification_rates(
     if not 0 < target_fmr < 1:
         raise ValueError(f"target_fmr must be in (0, 1), got {target_fmr}")
     e = _normalise(embeddings)
-    ids = np.asarray(identities)
-    grp = np.asarray(groups).astype(str)
+    ids = as_labels(identities)
+    grp = as_labels(groups)
     if len(ids) != len(e) or len(grp) != len(e):
         raise ValueError("embeddings, identities and groups must have the same length")
+    check_labels(ids, "identities")
+    check_labels(grp, "groups")
+    grp = grp.astype(str)
     codes = pd.factorize(pd.Series(ids))[0]
     per_id = pd.Series(grp).groupby(codes).nunique()
     if (per_id > 1).any():
-        raise ValueError(f"identity {ids[codes == per_id.index[per_id > 1][0]][0]!r} has several groups")
+        raise ValueError(f"identity {show_value(ids[codes == per_id.index[per_id > 1][0]][0])} has several groups")
     rng = np.random.default_rng(seed)
     gi, gj = _genuine_pairs(codes)
     ii, ij, total_impostors, sampled = _impostor_pairs(codes, max_impostor_pairs, rng)
@@ -131,7 +133,7 @@ def verification_rates(
     # (k+1)-th highest impostor score (ties included).  k < len(imp) as target_fmr < 1.
     k = int(np.floor(target_fmr * len(imp)))
     threshold = float(np.nextafter(sorted_imp[k], np.float32(np.inf)))
-    names = sorted(np.unique(grp))
+    names = sorted(map(str, np.unique(grp)))
     rows = []
     for g in names:
         gen_g = gen[grp[gi] == g]

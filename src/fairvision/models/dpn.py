@@ -59,7 +59,6 @@ import torch
 from torch import nn
 
 from fairvision.errors import ConfigError
-from fairvision.models.registry import register_model
 
 __all__ = [
     "FRNAS_OPS",
@@ -314,7 +313,6 @@ class FRNASDPN(nn.Module):
         return self.flatten(self.classifier(self.global_pool(self.forward_features(x))))
 
 
-@register_model("frnas_dpn")
 def frnas_dpn(
     *, edges: Sequence[int] = DEFAULT_EDGES, width: float = 1.0, embedding_dim: int = 1000, in_chans: int = 3
 ) -> FRNASDPN:

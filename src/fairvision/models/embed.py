@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from fairvision._progress import progress as show_progress
+
 __all__ = ["embed"]
 
 
@@ -41,21 +43,23 @@ def embed(
         batches = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     else:
         batches = data
-    if progress:
-        from rich.progress import track
-
-        batches = track(batches, description="embedding", transient=True)
     was_training = model.training
     model.eval()
     out = []
     try:
-        for batch in batches:
-            x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            x = x.to(dev, non_blocking=True)
-            f = model(x)
-            if flip:
-                f = f + model(torch.flip(x, dims=[3]))
-            out.append(torch.nn.functional.normalize(f.float(), dim=1).cpu())
+        total: int | None = len(batches)  # type: ignore[arg-type]
+    except TypeError:  # a generator, or a DataLoader over an IterableDataset
+        total = None
+    try:
+        with show_progress(total, "embedding", enabled=progress, transient=True) as bar:
+            for batch in batches:
+                x = batch[0] if isinstance(batch, (tuple, list)) else batch
+                x = x.to(dev, non_blocking=True)
+                f = model(x)
+                if flip:
+                    f = f + model(torch.flip(x, dims=[3]))
+                out.append(torch.nn.functional.normalize(f.float(), dim=1).cpu())
+                bar.advance()
     finally:
         model.train(was_training)
     if not out:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fairvision.errors import ConfigError
+from fairvision.registry import Registry
 
 __all__ = [
     "MarginHead",
@@ -44,6 +45,10 @@ __all__ = [
     "HEADS",
     "create_head",
 ]
+
+
+#: Head classes by canonical name (lookup is case-insensitive); ``@HEADS.register(name)`` adds one.
+HEADS: Registry[type["MarginHead"]] = Registry("head")
 
 
 class MarginHead(nn.Module):
@@ -91,6 +96,7 @@ def _sin(cos: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((1.0 - cos * cos).clamp_min(1e-12))
 
 
+@HEADS.register("CosFace")
 class CosFace(MarginHead):
     """CosFace / large-margin cosine loss (Wang et al. 2018): target logit ``s * (cos - m)``."""
 
@@ -119,6 +125,7 @@ def _arc_margin(cos: torch.Tensor, m: torch.Tensor | float, easy_margin: bool) -
     return torch.where(cos > th, phi, cos - mm)
 
 
+@HEADS.register("ArcFace")
 class ArcFace(MarginHead):
     """ArcFace / additive angular margin (Deng et al. 2019): target ``s * cos(theta + m)``.
 
@@ -149,6 +156,7 @@ class ArcFace(MarginHead):
         )
 
 
+@HEADS.register("MagFace")
 class MagFace(MarginHead):
     """MagFace (Meng et al. 2021): an ArcFace margin that grows with the feature magnitude.
 
@@ -217,6 +225,7 @@ def _cos_m_theta(cos: torch.Tensor, m: int) -> torch.Tensor:
     return t
 
 
+@HEADS.register("SphereFace")
 class SphereFace(MarginHead):
     """SphereFace / A-Softmax (Liu et al. 2017) with multiplicative angular margin ``m`` (default 4).
 
@@ -288,6 +297,7 @@ class SphereFace(MarginHead):
         )
 
 
+@HEADS.register("AdaFace")
 class AdaFace(MarginHead):
     """AdaFace (Kim et al. 2022): a margin adapted to image quality via the feature norm.
 
@@ -346,26 +356,13 @@ class AdaFace(MarginHead):
         )
 
 
-#: Head classes by canonical name (lookup is case-insensitive).
-HEADS: dict[str, type[MarginHead]] = {
-    "CosFace": CosFace,
-    "ArcFace": ArcFace,
-    "MagFace": MagFace,
-    "SphereFace": SphereFace,
-    "AdaFace": AdaFace,
-}
-
-
 def create_head(name: str, *, embedding_dim: int, num_classes: int, **kwargs: Any) -> MarginHead:
-    """Build the head ``name`` (case-insensitive: CosFace, ArcFace, MagFace, SphereFace, AdaFace).
+    """Build the head ``name`` of :data:`HEADS` (case-insensitive: CosFace, ArcFace, MagFace, SphereFace, AdaFace).
 
     ``kwargs`` override the head's hyper-parameters (e.g. ``s``, ``m``).
     Raises :class:`~fairvision.errors.ConfigError` for an unknown name or argument.
     """
-    by_lower = {k.lower(): v for k, v in HEADS.items()}
-    cls = by_lower.get(str(name).lower())
-    if cls is None:
-        raise ConfigError(f"unknown head {name!r}; choose one of {', '.join(HEADS)}")
+    cls = HEADS.get(name)
     try:
         return cls(embedding_dim, num_classes, **kwargs)
     except TypeError as exc:

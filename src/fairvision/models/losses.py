@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fairvision.errors import ConfigError
+from fairvision.registry import Registry
 
 __all__ = ["CrossEntropyLoss", "FocalLoss", "LOSSES", "create_loss"]
 
@@ -45,20 +48,30 @@ class FocalLoss(nn.Module):
         return f"gamma={self.gamma}, per_sample={self.per_sample}"
 
 
-LOSSES = ("ce", "focal", "focal_batch")
+#: Loss builders ``fn(*, gamma) -> nn.Module`` by name (case-insensitive); ``@LOSSES.register(name)`` adds one.
+LOSSES: Registry[Callable[..., nn.Module]] = Registry("loss")
+
+
+@LOSSES.register("ce", aliases=("cross_entropy", "crossentropy"))
+def _cross_entropy(*, gamma: float = 2.0) -> nn.Module:
+    return CrossEntropyLoss()  # gamma only applies to the focal losses
+
+
+@LOSSES.register("focal")
+def _focal(*, gamma: float = 2.0) -> nn.Module:
+    return FocalLoss(gamma)
+
+
+@LOSSES.register("focal_batch")
+def _focal_batch(*, gamma: float = 2.0) -> nn.Module:
+    return FocalLoss(gamma, per_sample=False)
 
 
 def create_loss(name: str = "ce", *, gamma: float = 2.0) -> nn.Module:
-    """``"ce"`` (cross-entropy), ``"focal"`` (focal loss with ``gamma``) or ``"focal_batch"`` (FR-NAS's variant).
+    """The loss ``name`` of :data:`LOSSES`: ``"ce"`` (cross-entropy), ``"focal"`` (focal loss with ``gamma``)
+    or ``"focal_batch"`` (FR-NAS's variant).
 
     ``forward(logits, labels)`` returns a scalar.  Names are case-insensitive;
     an unknown name raises :class:`~fairvision.errors.ConfigError`.
     """
-    key = str(name).lower()
-    if key in ("ce", "cross_entropy", "crossentropy"):
-        return CrossEntropyLoss()
-    if key == "focal":
-        return FocalLoss(gamma)
-    if key == "focal_batch":
-        return FocalLoss(gamma, per_sample=False)
-    raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES.get(name)(gamma=gamma)

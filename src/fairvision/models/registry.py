@@ -2,9 +2,10 @@
 
 :func:`create_model` builds a face-recognition *backbone*: a module mapping
 images ``(B, 3, H, W)`` to unnormalised embeddings ``(B, embedding_dim)``.
-A name is looked up first among fairvision's own registered models (see
-:func:`register_model`; currently ``"frnas_dpn"``, the FR-NAS search-space
-network), then among timm's architectures, which are wrapped by
+A name is looked up first in :data:`MODELS`, fairvision's own models (a
+:class:`fairvision.registry.Registry`; :func:`register_model` adds one; built in:
+``"frnas_dpn"``, the FR-NAS search-space network, registered explicitly at the
+end of this module), then among timm's architectures, which are wrapped by
 :class:`fairvision.models.backbones.TimmBackbone` (features + a
 Linear/BatchNorm1d embedding layer).
 
@@ -18,43 +19,23 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 import torch
 
 from fairvision.errors import ConfigError
+from fairvision.models.backbones import TimmBackbone
+from fairvision.models.dpn import frnas_dpn
+from fairvision.registry import Registry
 
-__all__ = ["register_model", "list_models", "is_model", "create_model", "TIMM_DEFAULT_EMBEDDING_DIM"]
+__all__ = ["MODELS", "register_model", "list_models", "is_model", "create_model", "TIMM_DEFAULT_EMBEDDING_DIM"]
 
 TIMM_DEFAULT_EMBEDDING_DIM = 512  #: default embedding size of timm backbones
 
-_F = TypeVar("_F", bound=Callable[..., torch.nn.Module])
-_REGISTRY: dict[str, Callable[..., torch.nn.Module]] = {}
-_builtins_loaded = False
-
-
-def _load_builtins() -> None:
-    """Import the modules that register fairvision's own models (lazily, to avoid import cycles)."""
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        import fairvision.models.dpn  # noqa: F401  (registers "frnas_dpn")
-
-
-def register_model(name: str) -> Callable[[_F], _F]:
-    """Decorator registering a builder ``fn(*, embedding_dim=..., **kwargs) -> nn.Module`` under ``name``.
-
-    Names are stored lower-case; registering a name twice raises ``ValueError``.
-    """
-    key = name.lower()
-
-    def deco(fn: _F) -> _F:
-        if key in _REGISTRY and _REGISTRY[key] is not fn:
-            raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[key] = fn
-        return fn
-
-    return deco
+#: fairvision's own models: builders ``fn(*, embedding_dim=..., **kwargs) -> nn.Module``.
+MODELS: Registry[Callable[..., torch.nn.Module]] = Registry("model")
+#: Decorator ``@register_model(name)`` adding a builder to :data:`MODELS` (timm's spelling of ``MODELS.register``).
+register_model = MODELS.register
 
 
 def list_models(pattern: str | None = None) -> list[str]:
@@ -62,10 +43,9 @@ def list_models(pattern: str | None = None) -> list[str]:
 
     timm's architectures are not listed here; use ``timm.list_models()`` for those.
     """
-    _load_builtins()
-    names = sorted(_REGISTRY)
+    names = sorted(MODELS.names())
     if pattern is not None:
-        names = [n for n in names if fnmatch.fnmatch(n, pattern.lower())]
+        names = [n for n in names if fnmatch.fnmatch(n.lower(), pattern.lower())]
     return names
 
 
@@ -83,16 +63,15 @@ def _is_timm_model(name: str) -> bool:
 
 def is_model(name: str) -> bool:
     """True if ``name`` is a fairvision model or a timm architecture (a ``.tag`` suffix is allowed for timm)."""
-    _load_builtins()
-    return name.lower() in _REGISTRY or _is_timm_model(name)
+    return name in MODELS or _is_timm_model(name)
 
 
 def _unknown(name: str) -> ConfigError:
-    candidates = list(_REGISTRY) + list(_timm().list_models())
+    candidates = list_models() + list(_timm().list_models())
     close = difflib.get_close_matches(name.lower(), candidates, n=5, cutoff=0.6)
     hint = f" Close matches: {', '.join(close)}." if close else ""
     return ConfigError(
-        f"unknown model {name!r}.{hint} Pick one of fairvision's models {sorted(_REGISTRY)} "
+        f"unknown model {name!r}.{hint} Pick one of fairvision's models {list_models()} "
         f"or a timm architecture from timm.list_models()."
     )
 
@@ -119,10 +98,9 @@ def create_model(name: str, *, embedding_dim: int | None = None, **kwargs: Any) 
             "fairvision trains from scratch and never downloads weights "
             "(timm's checkpoint_path=... loads a local file)"
         )
-    _load_builtins()
     dim_kw = {} if embedding_dim is None else {"embedding_dim": embedding_dim}
-    builder = _REGISTRY.get(name.lower())
-    if builder is not None:
+    if name in MODELS:
+        builder = MODELS.get(name)
         try:
             inspect.signature(builder).bind(**dim_kw, **kwargs)
         except TypeError as exc:
@@ -130,6 +108,7 @@ def create_model(name: str, *, embedding_dim: int | None = None, **kwargs: Any) 
         return builder(**dim_kw, **kwargs)
     if not _is_timm_model(name):
         raise _unknown(name)
-    from fairvision.models.backbones import TimmBackbone
-
     return TimmBackbone(name, embedding_dim=embedding_dim or TIMM_DEFAULT_EMBEDDING_DIM, **kwargs)
+
+
+MODELS.register("frnas_dpn", frnas_dpn)

@@ -1,4 +1,10 @@
-"""Figures of a search: the front with baselines, hypervolume over trials, parallel coordinates."""
+"""Figures of a search: the front with baselines, hypervolume over trials, parallel coordinates.
+
+Each panel function draws into ``ax`` (or a new figure) and returns the Axes;
+:func:`plot_search` writes all three panels to one PNG (``axes=`` to draw into
+three Axes of the caller's figure).  Object-oriented matplotlib only, as in
+:mod:`fairvision.report.plots`: no pyplot, no backend switching.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +12,31 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from fairvision.report.plots import new_figure, panel_axes, save_figure
 
-from fairvision._io import atomic_write  # noqa: E402
-
-__all__ = ["plot_search"]
+__all__ = ["plot_front", "plot_hypervolume", "plot_parallel_coordinates", "plot_search"]
 
 
-def _save(fig, path: Path) -> Path:
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
-    plt.close(fig)
-    return path
+def _names(objectives: Sequence) -> tuple[str, str]:
+    names = [getattr(o, "name", str(o)) for o in objectives]
+    return names[0], names[1] if len(names) > 1 else names[0]
 
 
-def plot_search(
+def plot_front(
     trials: pd.DataFrame,
     front: pd.DataFrame,
     objectives: Sequence,
-    path: str | Path,
     *,
-    hypervolume_curve: pd.Series | None = None,
     baselines: pd.DataFrame | None = None,
-    title: str = "",
-) -> Path:
-    """One PNG with three panels: front of the first two objectives (all trials grey, front in colour,
-    baselines as labelled crosses), hypervolume after each trial, and parallel coordinates of the
-    configurations coloured by the first objective."""
-    names = [getattr(o, "name", str(o)) for o in objectives]
-    x, y = names[0], names[1] if len(names) > 1 else names[0]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
-    ax = axes[0]
+    ax: Axes | None = None,
+) -> Axes:
+    """The first two objectives: all trials grey, the front in colour, baselines as labelled crosses."""
+    ax = ax if ax is not None else new_figure()[1][0]
+    x, y = _names(objectives)
     ax.scatter(trials[x], trials[y], s=18, c="#bbbbbb", label="trials")
     f = front.sort_values(x)
     ax.step(f[x], f[y], where="post", color="#c44e52", lw=1.2)
@@ -54,31 +51,46 @@ def plot_search(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     ax.set_title("front (full budget)")
+    return ax
 
-    ax = axes[1]
-    if hypervolume_curve is not None and len(hypervolume_curve):
-        ax.plot(hypervolume_curve.index, hypervolume_curve.values, drawstyle="steps-post", color="#55a868")
+
+def plot_hypervolume(curve: pd.Series | None, *, ax: Axes | None = None) -> Axes:
+    """Hypervolume after each trial (index: trial number)."""
+    ax = ax if ax is not None else new_figure()[1][0]
+    if curve is not None and len(curve):
+        ax.plot(curve.index, curve.values, drawstyle="steps-post", color="#55a868")
     ax.set_xlabel("trial")
     ax.set_ylabel("hypervolume")
     ax.grid(alpha=0.3)
     ax.set_title("hypervolume over trials")
+    return ax
 
-    ax = axes[2]
+
+def _coded(configs: pd.DataFrame) -> pd.DataFrame:
+    """Every config column scaled to [0, 1]: numbers (log-scaled over wide positive ranges) or category codes."""
+    coded = pd.DataFrame(index=configs.index)
+    for col in configs.columns:
+        values = configs[col]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().all() and values.map(lambda v: not isinstance(v, str)).all():
+            v = np.log10(numeric) if (numeric > 0).all() and numeric.max() / numeric.min() > 50 else numeric
+        else:
+            cats = sorted(values.dropna().astype(str).unique())
+            v = values.astype(str).map({c: i for i, c in enumerate(cats)}).astype(float)
+        span = v.max() - v.min()
+        coded[col] = (v - v.min()) / span if span and span == span else 0.5
+    return coded
+
+
+def plot_parallel_coordinates(trials: pd.DataFrame, objectives: Sequence, *, ax: Axes | None = None) -> Axes:
+    """One line per trial across its configuration values, coloured by the first objective (dark = low)."""
+    ax = ax if ax is not None else new_figure()[1][0]
+    x = _names(objectives)[0]
     configs = pd.DataFrame(list(trials["config"])) if len(trials) else pd.DataFrame()
     if len(configs.columns):
-        coded = pd.DataFrame(index=configs.index)
-        for col in configs.columns:
-            values = configs[col]
-            numeric = pd.to_numeric(values, errors="coerce")
-            if numeric.notna().all() and values.map(lambda v: not isinstance(v, str)).all():
-                v = np.log10(numeric) if (numeric > 0).all() and numeric.max() / numeric.min() > 50 else numeric
-            else:
-                cats = sorted(values.dropna().astype(str).unique())
-                v = values.astype(str).map({c: i for i, c in enumerate(cats)}).astype(float)
-            span = v.max() - v.min()
-            coded[col] = (v - v.min()) / span if span and span == span else 0.5
+        coded = _coded(configs)
         color = trials[x].to_numpy(float)
-        cmap = plt.get_cmap("viridis_r")
+        cmap = matplotlib.colormaps["viridis_r"]
         lo, hi = np.nanmin(color), np.nanmax(color)
         for i in range(len(coded)):
             c = cmap(0.5 if hi == lo or np.isnan(color[i]) else (color[i] - lo) / (hi - lo))
@@ -86,6 +98,24 @@ def plot_search(
         ax.set_xticks(range(len(coded.columns)), list(coded.columns), rotation=45, ha="right", fontsize=8)
         ax.set_yticks([])
     ax.set_title(f"configurations (colour: {x}, dark = low)")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, Path(path))
+    return ax
+
+
+def plot_search(
+    trials: pd.DataFrame,
+    front: pd.DataFrame,
+    objectives: Sequence,
+    path: str | Path,
+    *,
+    hypervolume_curve: pd.Series | None = None,
+    baselines: pd.DataFrame | None = None,
+    title: str = "",
+    axes: Sequence[Axes] | None = None,
+) -> Path:
+    """One PNG with three panels: :func:`plot_front`, :func:`plot_hypervolume` and
+    :func:`plot_parallel_coordinates`.  ``axes``: three Axes to draw into (their figure is written)."""
+    front_ax, hv_ax, pc_ax = panel_axes(axes, 3, figsize=(16, 4.6))
+    plot_front(trials, front, objectives, baselines=baselines, ax=front_ax)
+    plot_hypervolume(hypervolume_curve, ax=hv_ax)
+    plot_parallel_coordinates(trials, objectives, ax=pc_ax)
+    return save_figure(front_ax.figure, Path(path), title=title)

@@ -1,6 +1,7 @@
 """Training and evaluation of face-recognition models (FR-NAS protocol) with fairness metrics.
 
 * :func:`train` -- train / resume / extend a run in a folder (see :mod:`fairvision.train.engine`);
+  returns a :class:`TrainResult`; :class:`RunLayout` names the files of a run folder;
 * :func:`evaluate` -- metrics of a trained run on a split or another data set;
 * :class:`RunConfig` and :func:`load_run_config` -- the typed YAML config with ``--set`` overrides.
 """
@@ -18,8 +19,10 @@ from fairvision.train.config import (
     load_data_config,
     load_run_config,
 )
-from fairvision.train.engine import OUTPUT_FILES, RESUMABLE_KEYS, train
+from fairvision.train.engine import RESUMABLE_KEYS, train
 from fairvision.train.evaluate import evaluate, load_trained_model
+from fairvision.train.layout import OUTPUT_FILES, RunLayout
+from fairvision.train.result import RunStatus, TrainResult
 from fairvision.train.step import TrainStep
 
 __all__ = [
@@ -32,6 +35,9 @@ __all__ = [
     "OptimConfig",
     "RESUMABLE_KEYS",
     "RunConfig",
+    "RunLayout",
+    "RunStatus",
+    "TrainResult",
     "TrainSettings",
     "TrainStep",
     "apply_overrides",

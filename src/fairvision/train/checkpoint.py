@@ -6,7 +6,8 @@ head, optimizer and scheduler, the number of completed epochs, the run status,
 the RNG states (torch CPU and CUDA, numpy, Python ``random`` and the
 DataLoader's shuffling generator, each as a tensor or plain values), the
 resolved config, the history records and the per-epoch validation ranks.
-It is written to a temporary file beside ``checkpoint.pt`` and moved into
+It is written to a temporary file beside the checkpoint
+(:attr:`fairvision.train.RunLayout.checkpoint`) and moved into
 place with ``os.replace``: a crash leaves the previous complete checkpoint.
 """
 
@@ -22,9 +23,8 @@ import torch
 from fairvision._io import atomic_write
 from fairvision.errors import ConfigError
 
-__all__ = ["CHECKPOINT", "FORMAT", "capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint"]
 
-CHECKPOINT = "checkpoint.pt"
 FORMAT = "fairvision-train-checkpoint/1"
 
 

@@ -5,6 +5,12 @@ A config is a YAML mapping read with :func:`fairvision.config.load_yaml`
 unknown key raises :class:`fairvision.errors.ConfigError` whose message names
 the file and the key path, e.g. ``run.yaml: optim.lr: must be > 0 (got -1)``.
 
+Names that select an implementation (``data.kind``, ``model.name``,
+``head.name``, ``loss.name``) are checked against their registries
+(:data:`fairvision.data.DATA_KINDS`, :data:`fairvision.models.HEADS`,
+:data:`fairvision.models.LOSSES`; models when the model is built), so a new
+head or data kind needs no change here.
+
 ``--set key.path=value`` overrides (:func:`apply_overrides`) parse ``value``
 with ``yaml.safe_load`` and check the key path against the schema first, so a
 typo is reported as an unknown key rather than silently ignored.  Free-form
@@ -21,11 +27,13 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fairvision.config import load_yaml
+from fairvision.config import load_yaml, validate_config
+from fairvision.data import DATA_KINDS
 from fairvision.data.synthetic import SyntheticFacesConfig
 from fairvision.errors import ConfigError
+from fairvision.models import FRNAS_OPS, HEADS, LOSSES
 
 __all__ = [
     "DataConfig",
@@ -37,25 +45,13 @@ __all__ = [
     "RunConfig",
     "TrainSettings",
     "apply_overrides",
-    "format_validation_error",
     "load_data_config",
     "load_run_config",
     "parse_overrides",
-    "DEFAULT_GROUP_COLUMN",
+    "OPTIMIZERS",
 ]
 
-DataKind = Literal["synthetic", "folders", "celeba", "vggface2", "rfw"]
-
-#: Group column used when ``data.group_column`` is not given.
-DEFAULT_GROUP_COLUMN: dict[str, str] = {
-    "synthetic": "group",
-    "folders": "group",
-    "celeba": "Male",
-    "vggface2": "gender",
-    "rfw": "race",
-}
-
-HEADS = ("CosFace", "ArcFace", "MagFace", "SphereFace", "AdaFace")
+#: Optimizers of ``optim.name`` (timm's ``create_optimizer_v2`` names, case as FR-NAS spells them).
 OPTIMIZERS = ("Adam", "AdamW", "SGD")
 
 
@@ -73,7 +69,7 @@ class EvalProtocolConfig(_Section):
 
 
 class DataConfig(_Section):
-    kind: DataKind = "synthetic"
+    kind: str = Field("synthetic", description="a name of fairvision.data.DATA_KINDS")
     root: str | None = Field(None, description="data set root; for synthetic: cache folder (default RUN_DIR/data)")
     demographics: str | None = Field(None, description="folders: FR-NAS JSON or CSV of identity demographics")
     group_column: str | None = Field(None, description="demographic column scored by the fairness metrics")
@@ -86,6 +82,11 @@ class DataConfig(_Section):
     eval_protocol: EvalProtocolConfig | None = Field(default_factory=EvalProtocolConfig)
     num_workers: int = Field(0, ge=0, le=256)
 
+    @field_validator("kind")
+    @classmethod
+    def _check_kind(cls, value: str) -> str:
+        return DATA_KINDS.canonical(value)
+
     @field_validator("group_column")
     @classmethod
     def _check_group_column(cls, value: str | None) -> str | None:
@@ -97,35 +98,41 @@ class DataConfig(_Section):
     def _resolve(self) -> "DataConfig":
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ValueError("@test_fraction: val_fraction + test_fraction must be < 1 (no training identities left)")
-        if self.kind == "synthetic":
+        spec = DATA_KINDS.get(self.kind)
+        if spec.generated:
             if self.synthetic is None:
                 self.synthetic = SyntheticFacesConfig()
         else:
             if self.synthetic is not None:
-                raise ValueError(f"@synthetic: only applies to kind synthetic, not {self.kind!r}")
+                raise ValueError(f"@synthetic: only applies to kind {_kinds_with('generated')}, not {self.kind!r}")
             if not self.root:
                 raise ValueError(f"@root: required for kind {self.kind!r}")
-        if self.demographics is not None and self.kind != "folders":
-            raise ValueError(f"@demographics: only applies to kind folders, not {self.kind!r}")
-        if self.partition == "official" and self.kind not in ("celeba", "vggface2"):
-            raise ValueError(f"@partition: 'official' exists for celeba and vggface2, not {self.kind!r}")
+        if self.demographics is not None and not spec.demographics:
+            raise ValueError(f"@demographics: only applies to kind {_kinds_with('demographics')}, not {self.kind!r}")
+        if self.partition == "official" and not spec.official_partition:
+            raise ValueError(f"@partition: 'official' exists for {_kinds_with('official_partition')}, not {self.kind!r}")
         if self.group_column is None:
-            self.group_column = DEFAULT_GROUP_COLUMN[self.kind]
+            self.group_column = spec.group_column
         return self
+
+
+def _kinds_with(flag: str) -> str:
+    """Names of the data kinds whose :class:`fairvision.data.DataKind` has ``flag`` set, e.g. "celeba or vggface2"."""
+    return " or ".join(name for name in DATA_KINDS.names() if getattr(DATA_KINDS.get(name), flag))
 
 
 class ModelConfig(_Section):
     name: str = Field(..., min_length=1, description='timm model name or "frnas_dpn"')
     embedding_dim: int | None = Field(None, ge=1, le=65536, description="default: the model's (timm 512, frnas_dpn 1000)")
-    edges: tuple[int, int, int] | None = Field(None, description="frnas_dpn: the three searched edges (0..8)")
+    edges: tuple[int, int, int] | None = Field(None, description="frnas_dpn: the three searched edges (FRNAS_OPS indices)")
     width: float | None = Field(None, gt=0, le=16, description="frnas_dpn: width multiplier")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments of create_model")
 
     @field_validator("edges")
     @classmethod
     def _check_edges(cls, value):
-        if value is not None and any(not 0 <= e <= 8 for e in value):
-            raise ValueError(f"each edge must be in 0..8, got {list(value)}")
+        if value is not None and any(not 0 <= e < len(FRNAS_OPS) for e in value):
+            raise ValueError(f"each edge must be in 0..{len(FRNAS_OPS) - 1}, got {list(value)}")
         return value
 
     @model_validator(mode="after")
@@ -151,24 +158,27 @@ class ModelConfig(_Section):
 
 
 class HeadConfig(_Section):
-    name: Literal["CosFace", "ArcFace", "MagFace", "SphereFace", "AdaFace"] = "CosFace"
+    name: str = Field("CosFace", description="a name of fairvision.models.HEADS (any case)")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments of create_head")
 
-    @field_validator("name", mode="before")
+    @field_validator("name")
     @classmethod
-    def _case(cls, value):
-        if isinstance(value, str):
-            return next((h for h in HEADS if h.lower() == value.lower()), value)
-        return value
+    def _check_name(cls, value: str) -> str:
+        return HEADS.canonical(value)
 
 
 class LossConfig(_Section):
-    name: Literal["ce", "focal", "focal_batch"] = "ce"
+    name: str = Field("ce", description="a name of fairvision.models.LOSSES (any case)")
     gamma: float = Field(2.0, ge=0.0, le=100.0, description="focal loss exponent")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return LOSSES.canonical(value)
 
 
 class OptimConfig(_Section):
-    name: Literal["Adam", "AdamW", "SGD"] = "SGD"
+    name: Literal[OPTIMIZERS] = "SGD"  # type: ignore[valid-type]
     lr: float = Field(0.1, gt=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(1e-4, ge=0.0)
@@ -234,7 +244,7 @@ class RunConfig(_Section):
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "config") -> "RunConfig":
         """Validate a mapping; ConfigError names ``source`` and every bad key path."""
-        return _validate(cls, data, source)
+        return validate_config(cls, data, source=source)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-ready dict that validates back to an equal config."""
@@ -242,67 +252,6 @@ class RunConfig(_Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _describe(err: dict) -> str:
-    ctx = err.get("ctx") or {}
-    kind = err["type"]
-    got = f" (got {err['input']!r})" if "input" in err and kind != "missing" else ""
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "greater_than":
-        return f"must be > {ctx.get('gt')}{got}"
-    if kind == "greater_than_equal":
-        return f"must be >= {ctx.get('ge')}{got}"
-    if kind == "less_than":
-        return f"must be < {ctx.get('lt')}{got}"
-    if kind == "less_than_equal":
-        return f"must be <= {ctx.get('le')}{got}"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}{got}"
-    return f"{err['msg']}{got}"
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """``key.path: problem`` for every error of a pydantic ValidationError, joined by "; "."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "value_error":
-            text = str((err.get("ctx") or {}).get("error", err["msg"]))
-            if text.startswith(_SYNTH_PREFIX):  # SyntheticFacesConfig's own "key: problem; ..." message
-                for part in text[len(_SYNTH_PREFIX) :].split("; "):
-                    parts.append(f"{loc}.{part.replace('Value error, ', '')}")
-                continue
-            match = re.match(r"@([\w.]+): (.*)", text, re.S)
-            if match:  # a model validator naming the key at fault
-                loc, text = f"{loc}.{match[1]}" if loc else match[1], match[2]
-            parts.append(f"{loc or 'config'}: {text}")
-        else:
-            parts.append(f"{loc or 'config'}: {_describe(err)}")
-    return "; ".join(dict.fromkeys(parts))
-
-
-_SYNTH_PREFIX = "invalid synthetic faces config: "
-
-
-def _validate(cls, data: Any, source: str, prefix: str = ""):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {prefix or 'config'} must be a mapping of keys, not {type(data).__name__}")
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        msg = format_validation_error(exc)
-        if prefix:
-            msg = "; ".join(f"{prefix}.{p}" for p in msg.split("; "))
-        raise ConfigError(f"{source}: {msg}") from None
-    except ConfigError as exc:  # raised by SyntheticFacesConfig's own checks
-        raise ConfigError(f"{source}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- overrides
@@ -415,4 +364,4 @@ def load_data_config(
             raise ConfigError(f"--set {bad[0]}: only data.* keys can be set here")
         data = apply_overrides(data, overrides, schema=_DataOnly)
         source += " (with --set " + " ".join(overrides) + ")"
-    return _validate(_DataOnly, data, source).data
+    return validate_config(_DataOnly, data, source=source).data

@@ -19,23 +19,16 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from fairvision.data import (
-    FaceSet,
-    frnas_eval_split,
-    load_celeba,
-    load_identity_folders,
-    load_rfw,
-    load_vggface2,
-    split_identities,
-)
+from fairvision._io import make_temp_dir
+from fairvision.data import DATA_KINDS, FaceSet, frnas_eval_split, split_identities
 from fairvision.data.synthetic import write_synthetic
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.train.config import DataConfig
+from fairvision.train.layout import RunLayout
 
 __all__ = ["SPLITS", "expand_path", "load_faces", "load_split", "make_splits", "synthetic_dir"]
 
@@ -62,7 +55,7 @@ def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None) -> Path:
         digest = hashlib.sha1(payload.encode()).hexdigest()[:12]
         out = expand_path(cfg.root, "data.root") / f"synthetic-{digest}"
     elif run_dir is not None:
-        out = Path(run_dir) / "data"
+        out = RunLayout(run_dir).data
     else:
         raise ConfigError("data.root: needed for synthetic data when there is no run folder")
     meta = out / "synthetic.json"
@@ -78,7 +71,7 @@ def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None) -> Path:
                 f"{out} holds a synthetic face set with a different config; use a new run folder or set data.root"
             )
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = make_temp_dir(out.parent, prefix=f".{out.name}.")  # umask permissions, not mkdtemp's 0700
     try:
         write_synthetic(tmp, cfg.synthetic, layout="folders", progress=False)
         if out.exists():  # stale or concurrent: replace it
@@ -95,24 +88,16 @@ def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None) -> Path:
 
 def load_faces(cfg: DataConfig, *, run_dir: str | Path | None = None, which: str = "all") -> FaceSet:
     """The configured face set (``which="test"`` selects VGGFace2's ``test/`` folder for the official partition)."""
-    kind = cfg.kind
+    spec = DATA_KINDS.get(cfg.kind)
     group = cfg.group_column
     assert group is not None
-    if kind == "synthetic":
+    if spec.generated:
         root = synthetic_dir(cfg, run_dir)
-        faces = load_identity_folders(root / "images", demographics=root / "demographics.csv", name="synthetic")
     else:
         assert cfg.root is not None
         root = expand_path(cfg.root, "data.root")
-        if kind == "folders":
-            demo = expand_path(cfg.demographics, "data.demographics") if cfg.demographics else None
-            faces = load_identity_folders(root, demographics=demo, group_column=group)
-        elif kind == "celeba":
-            faces = load_celeba(root, split="all")
-        elif kind == "vggface2":
-            faces = load_vggface2(root, split="test" if which == "test" else "train")
-        else:
-            faces = load_rfw(root, group_column=group)
+    demo = expand_path(cfg.demographics, "data.demographics") if cfg.demographics else None
+    faces = spec.load(root, group_column=group, demographics=demo, which=which)
     if group not in faces.frame.columns:
         raise DatasetError(
             f"data.group_column: {group!r} is not a column of {faces.name!r} "

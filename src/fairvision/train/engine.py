@@ -11,13 +11,13 @@ After every epoch the complete state is saved atomically to
 never disagree with the checkpoint.  Running the same command again on the
 same run folder resumes after the last complete epoch and produces the same
 weights and metrics as an uninterrupted run (CPU, same seed); a larger
-``train.epochs`` extends a finished run (see :func:`train` for the schedule).
+``train.epochs`` extends a finished run (see :func:`train` for the schedule);
+a smaller one is refused.  File names come from :class:`~fairvision.train.layout.RunLayout`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 import warnings
 from pathlib import Path
@@ -28,14 +28,17 @@ import pandas as pd
 import torch
 from rich.console import Console
 
-from fairvision._io import atomic_write, write_csv, write_json
+from fairvision._io import atomic_write, jsonable, write_csv, write_json
 from fairvision.data import FaceImageDataset, FaceSet
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.metrics import METRIC_NAMES, FairnessReport, fairness_metrics, identification_ranks
-from fairvision.train.checkpoint import CHECKPOINT, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from fairvision.models import create_loss, embed
+from fairvision.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from fairvision.train.config import RunConfig, load_run_config
 from fairvision.train.data import class_labels, load_faces, make_splits
+from fairvision.train.layout import RunLayout
 from fairvision.train.report import Reporter
+from fairvision.train.result import TrainResult
 from fairvision.train.step import (
     TrainStep,
     autocast,
@@ -49,7 +52,7 @@ from fairvision.train.step import (
     seed_worker,
 )
 
-__all__ = ["train", "embed_and_score", "diverged_metrics", "RESUMABLE_KEYS", "OUTPUT_FILES"]
+__all__ = ["train", "embed_and_score", "diverged_metrics", "RESUMABLE_KEYS"]
 
 #: Config keys that may change between runs on the same run folder (everything else must match).
 RESUMABLE_KEYS = frozenset(
@@ -64,7 +67,6 @@ RESUMABLE_KEYS = frozenset(
         "data.root",
     }
 )
-OUTPUT_FILES = ("config.yaml", "history.jsonl", "ranks_val.csv", "val_meta.csv", "checkpoint.pt", "metrics.json")
 
 
 def _as_config(config: RunConfig | dict | str | Path) -> RunConfig:
@@ -94,8 +96,6 @@ def embed_and_score(
     num_workers: int = 0,
 ) -> tuple[np.ndarray, Any, FairnessReport] | None:
     """Flip-TTA embeddings, identification ranks and fairness report of ``faces``; None if embeddings are not finite."""
-    from fairvision.models import embed
-
     data = FaceImageDataset(faces, size=image_size)
     cuda = [device.index or 0] if device.type == "cuda" else []
     # fork_rng: evaluating must not move the training RNG (the DataLoader draws a seed from it),
@@ -127,8 +127,8 @@ def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
 class _Run:
     """State of one training run; :func:`train` drives it."""
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, console: Console, progress: bool) -> None:
-        self.cfg, self.run_dir, self.console = cfg, run_dir, console
+    def __init__(self, cfg: RunConfig, layout: RunLayout, console: Console, progress: bool) -> None:
+        self.cfg, self.layout, self.console = cfg, layout, console
         self.reporter = Reporter(console, enabled=progress)
         self.history: list[dict] = []
         self.ranks: dict[str, torch.Tensor] = {}
@@ -141,15 +141,20 @@ class _Run:
     def write_outputs(self) -> None:
         """Rewrite history.jsonl, ranks_val.csv and metrics.json from the in-memory (checkpointed) state."""
         text = "".join(json.dumps(_clean(r), allow_nan=False) + "\n" for r in self.history)
-        atomic_write(self.run_dir / "history.jsonl", lambda p: p.write_text(text))
+        atomic_write(self.layout.history, lambda p: p.write_text(text))
         if self.ranks:
             n = len(next(iter(self.ranks.values())))
             frame = pd.DataFrame({"ids": np.arange(n)})
-            for col in sorted(self.ranks, key=lambda c: int(c.split("_")[1])):
+            for col in sorted(self.ranks, key=RunLayout.column_epoch):
                 frame[col] = self.ranks[col].numpy()
-            write_csv(self.run_dir / "ranks_val.csv", frame)
+            write_csv(self.layout.ranks, frame)
         if self.metrics is not None:
-            write_json(self.run_dir / "metrics.json", self.metrics)
+            write_json(self.layout.metrics, self.metrics)
+
+    def result(self) -> TrainResult:
+        metrics = self.metrics if self.metrics is not None else diverged_metrics(self.epoch - 1)
+        status = "diverged" if self.status == "diverged" else "complete"
+        return TrainResult(status=status, epochs_done=self.epoch, metrics=metrics, run_dir=self.layout.root)
 
     def checkpoint_state(self, model, head, optimizer, scheduler, generator, schedule_epochs, upe) -> dict:
         return {
@@ -172,12 +177,8 @@ class _Run:
 
 
 def _clean(obj):
-    """NaN/inf -> None for strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    """NaN/inf -> None for strict JSON (the shared helper, :func:`fairvision._io.jsonable`)."""
+    return jsonable(obj)
 
 
 def train(
@@ -186,8 +187,8 @@ def train(
     *,
     progress: bool = True,
     console: Console | None = None,
-) -> dict[str, Any]:
-    """Train (or resume, or extend) the run in ``run_dir``; returns the content of ``metrics.json``.
+) -> TrainResult:
+    """Train (or resume, or extend) the run in ``run_dir``; returns its :class:`TrainResult`.
 
     Outputs in ``run_dir``: ``config.yaml`` (resolved config), ``history.jsonl``
     (one record per epoch), ``ranks_val.csv`` (``ids, epoch_0, epoch_1, ...``:
@@ -201,7 +202,8 @@ def train(
     same config (only the keys in :data:`RESUMABLE_KEYS`, e.g. ``train.epochs``,
     may differ; anything else is a ConfigError), training continues after its
     last complete epoch; a finished run with ``train.epochs`` raised trains the
-    extra epochs.  The learning rate is a pure function of the update count
+    extra epochs.  ``train.epochs`` below the epochs the folder's run has done
+    is a ConfigError (that run cannot give a shorter run's result).  The learning rate is a pure function of the update count
     and of the schedule length ``train.schedule_epochs`` (cosine from ``lr``
     to ``min_lr``, then ``min_lr``):
 
@@ -222,42 +224,60 @@ def train(
     returns its record without training.
     """
     cfg = _as_config(config)
-    run_dir = Path(run_dir)
+    layout = RunLayout(run_dir)
     console = console or Console(quiet=not progress)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / CHECKPOINT
-    state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    layout.root.mkdir(parents=True, exist_ok=True)
+    state = load_checkpoint(layout.checkpoint) if layout.checkpoint.exists() else None
     if state is not None:
-        diff = _config_diff(state["config"], cfg.to_dict())
-        if diff:
-            raise ConfigError(
-                f"{run_dir} holds a run with a different config ({'; '.join(diff)}); "
-                "only train.epochs and the keys that do not change results may differ -- use a new --out folder"
-            )
-    run = _Run(cfg, run_dir, console, progress)
+        _check_resumable(state, cfg, layout.root)
+    run = _Run(cfg, layout, console, progress)
     if state is not None:
         run.history, run.ranks, run.metrics = list(state["history"]), dict(state["ranks"]), state["metrics"]
         run.epoch, run.status = int(state["epoch"]), state["status"]
         if run.status == "diverged" or run.epoch >= cfg.train.epochs:
             console.print(
-                f"{run_dir}: run already {run.status if run.status == 'diverged' else 'complete'} "
+                f"{layout.root}: run already {run.status if run.status == 'diverged' else 'complete'} "
                 f"({run.epoch} epoch(s)); nothing to train"
             )
             if run.status != "diverged" and run.metrics is not None and run.metrics.get("status") == "running":
                 run.metrics["status"] = "complete"
             run.write_outputs()
             run.reporter.summary(run.history, None)
-            return run.metrics or diverged_metrics(run.epoch - 1)
+            return run.result()
 
     schedule_epochs = cfg.train.schedule_epochs or cfg.train.epochs
-    atomic_write(run_dir / "config.yaml", lambda p: p.write_text(cfg.to_yaml()))
+    atomic_write(layout.config, lambda p: p.write_text(cfg.to_yaml()))
 
     with deterministic_mode(cfg.train.deterministic):
-        return _train(run, state, schedule_epochs)
+        _train(run, state, schedule_epochs)
+    return run.result()
 
 
-def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any]:
-    cfg, run_dir, console = run.cfg, run.run_dir, run.console
+def _check_resumable(state: dict, cfg: RunConfig, run_dir: Path) -> None:
+    """ConfigError unless ``cfg`` may continue the checkpointed run: same config up to
+    :data:`RESUMABLE_KEYS`, and ``train.epochs`` not below the epochs already done (nor, for a
+    diverged run, ending before the epoch that diverged)."""
+    diff = _config_diff(state["config"], cfg.to_dict())
+    if diff:
+        raise ConfigError(
+            f"{run_dir} holds a run with a different config ({'; '.join(diff)}); "
+            "only train.epochs and the keys that do not change results may differ -- use a new --out folder"
+        )
+    epochs, done = cfg.train.epochs, int(state["epoch"])
+    if state["status"] == "diverged" and epochs <= done:
+        problem, fix = f"stops before epoch {done}, in which the run in {run_dir} diverged", f"> {done}"
+    elif epochs < done:
+        problem, fix = f"is fewer than the {done} epoch(s) the run in {run_dir} has already trained", f">= {done}"
+    else:
+        return
+    raise ConfigError(
+        f"train.epochs: {epochs} {problem}, so its result is not that of a {epochs}-epoch run "
+        f"-- use a new --out folder (or train.epochs {fix})"
+    )
+
+
+def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
+    cfg, run_dir, console = run.cfg, run.layout.root, run.console
     tc = cfg.train
     seed_everything(tc.seed)
     device = resolve_device(tc.device)
@@ -279,7 +299,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
     if group != "group":
         meta[group] = val_set.frame[group].to_numpy()
     meta["path"] = val_set.frame["path"].to_numpy()
-    write_csv(run_dir / "val_meta.csv", meta)
+    write_csv(run.layout.val_meta, meta)
 
     head = build_head(cfg, int(model.embedding_dim), len(classes))
     model.to(device)
@@ -320,7 +340,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
     )  # fmt: skip
     label_tensor = torch.from_numpy(labels)
     save = lambda: save_checkpoint(  # noqa: E731
-        run_dir / CHECKPOINT, run.checkpoint_state(model, head, optimizer, scheduler, generator, schedule_epochs, upe)
+        run.layout.checkpoint, run.checkpoint_state(model, head, optimizer, scheduler, generator, schedule_epochs, upe)
     )
 
     for epoch in range(run.epoch, tc.epochs):
@@ -369,7 +389,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
                 result = report.to_dict()
                 record.update({k: result[k] for k in (*METRIC_NAMES, "groups")}, evaluated=True)
                 record["eval_seconds"] = time.perf_counter() - t1
-                run.ranks[f"epoch_{epoch}"] = torch.from_numpy(ranks.rank_by_id.astype(np.int64))
+                run.ranks[RunLayout.rank_column(epoch)] = torch.from_numpy(ranks.rank_by_id.astype(np.int64))
                 run.metrics = {**result, "epoch": epoch, "status": "complete" if last else "running"}
                 run.final_report = report
         if diverged:
@@ -391,11 +411,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> dict[str, Any
         if diverged:
             break
     run.reporter.summary(run.history, run.final_report)
-    assert run.metrics is not None
-    return run.metrics
 
 
 def build_loss(cfg: RunConfig) -> torch.nn.Module:
-    from fairvision.models import create_loss
-
     return create_loss(cfg.loss.name, gamma=cfg.loss.gamma)

@@ -8,13 +8,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from rich.console import Console
 
 from fairvision._io import write_csv
-from fairvision.train.checkpoint import CHECKPOINT, load_checkpoint
+from fairvision.errors import ConfigError, DatasetError
+from fairvision.train.checkpoint import load_checkpoint
 from fairvision.train.config import DataConfig, RunConfig, load_data_config
-from fairvision.train.data import load_split
+from fairvision.train.data import SPLITS, load_split
 from fairvision.train.engine import diverged_metrics, embed_and_score
+from fairvision.train.layout import RunLayout
 from fairvision.train.step import build_model, resolve_device
 
 __all__ = ["evaluate", "load_trained_model"]
@@ -22,7 +25,7 @@ __all__ = ["evaluate", "load_trained_model"]
 
 def _locate(source: str | Path) -> tuple[Path, Path]:
     source = Path(source)
-    ckpt = source / CHECKPOINT if source.is_dir() else source
+    ckpt = RunLayout(source).checkpoint if source.is_dir() else source
     return ckpt, ckpt.parent
 
 
@@ -60,20 +63,34 @@ def evaluate(
     ``status`` and ``split``, ``images`` and ``identities``.  A diverged run
     gives its diverged record (Error = 1).  ``ranks_out`` writes
     ``ids, identity, group, path, rank_by_id, rank_by_image``.
+
+    Another data set: ``overrides`` that change ``data.kind`` (e.g.
+    ``data.kind=rfw``, ``data.root=/data/RFW``) start from that kind's
+    defaults, not from the run's data keys (a synthetic run's generator
+    settings do not apply to RFW).  Images are always resized to the run's
+    ``data.image_size``, the input size the model was trained on; a data
+    spec that sets a different size is a ConfigError.
     """
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+    ):
+        raise ConfigError(f"batch_size: must be a whole number >= 1, got {batch_size}")
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     ckpt, run_dir = _locate(source)
     dev = resolve_device(device)
     model, cfg, state = load_trained_model(ckpt, device=dev)
     epoch = int(state["epoch"]) - 1
-    if isinstance(data, DataConfig):
-        data_cfg = data
-        if overrides:
-            data_cfg = load_data_config(None, overrides, base=data)
-    else:
-        data_cfg = load_data_config(data, overrides, base=cfg.data)
+    data_cfg = _data_config(data, overrides, cfg.data)
     if state["status"] == "diverged":
         return {**diverged_metrics(epoch), "split": split}
     faces = load_split(data_cfg, split, run_dir=run_dir)
+    groups = sorted(map(str, faces.frame[data_cfg.group_column].unique()))
+    if len(groups) < 2:
+        raise DatasetError(
+            f"{faces.name}: the {split!r} split has only the group {groups[0]!r} in column "
+            f"{data_cfg.group_column!r}; fairness metrics compare at least two groups"
+        )
     scored = embed_and_score(
         model,
         faces,
@@ -108,3 +125,44 @@ def evaluate(
 
         print_fairness(report, title=f"{split} split, {len(frame)} images", console=console)
     return result
+
+
+_UNSET = object()
+
+
+def _override(overrides: Sequence[str], key: str):
+    """The (YAML-parsed) value of the last ``key=...`` override, or ``_UNSET``."""
+    found = _UNSET
+    for item in overrides:
+        name, sep, value = str(item).partition("=")
+        if sep and name.strip() == key:
+            try:
+                found = yaml.safe_load(value)
+            except yaml.YAMLError:
+                found = value.strip()
+    return found
+
+
+def _data_config(data, overrides: Sequence[str], run_data: DataConfig) -> DataConfig:
+    """The data config to evaluate on (see :func:`evaluate`), with the run's image size."""
+    kind = _override(overrides, "data.kind")
+    if isinstance(data, DataConfig):
+        data_cfg = load_data_config(None, overrides, base=data) if overrides else data
+        explicit = "image_size" in data.model_fields_set or _override(overrides, "data.image_size") is not _UNSET
+    else:
+        if data is None and kind is not _UNSET and str(kind) != run_data.kind:
+            # another data set: its kind's defaults, plus what the model needs from the run
+            base = {"data": {"image_size": run_data.image_size, "num_workers": run_data.num_workers}}
+            data_cfg = load_data_config(base, overrides)
+        else:
+            data_cfg = load_data_config(data, overrides, base=run_data)
+        explicit = "image_size" in data_cfg.model_fields_set  # the file's or an override's
+    size = run_data.image_size
+    if data_cfg.image_size != size:
+        if explicit:
+            raise ConfigError(
+                f"data.image_size: the run was trained on {size} px images and evaluation resizes every image to "
+                f"that size; drop data.image_size from the data spec (or set it to {size}), not {data_cfg.image_size}"
+            )
+        data_cfg = data_cfg.model_copy(update={"image_size": size})
+    return data_cfg

@@ -7,12 +7,27 @@ from typing import Iterator
 
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from fairvision._progress import ProgressBar, progress
 from fairvision.metrics import METRIC_NAMES, FairnessReport
+from fairvision.report import print_fairness
 
 __all__ = ["Reporter", "history_table"]
+
+
+def _epoch_columns() -> tuple:
+    """Columns of the per-epoch bar (new ones per bar: columns cache by task id); they read the task fields
+    epoch, epochs, rate and loss."""
+    return (
+        TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:,.0f} img/s  loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 def _fmt(x, digits: int = 4) -> str:
@@ -20,15 +35,13 @@ def _fmt(x, digits: int = 4) -> str:
 
 
 class _Bar:
-    def __init__(self, progress: Progress | None, task) -> None:
-        self.progress, self.task = progress, task
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
         self.images = 0
 
     def advance(self, *, loss: float, images: int, elapsed: float) -> None:
         self.images += images
-        if self.progress is not None:
-            rate = self.images / elapsed if elapsed > 0 else 0.0
-            self.progress.update(self.task, advance=1, loss=loss, rate=rate)
+        self.bar.advance(1, loss=loss, rate=self.images / elapsed if elapsed > 0 else 0.0)
 
 
 class Reporter:
@@ -40,22 +53,9 @@ class Reporter:
 
     @contextlib.contextmanager
     def epoch(self, epoch: int, epochs: int, steps: int) -> Iterator[_Bar]:
-        if not self.enabled:
-            yield _Bar(None, None)
-            return
-        progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:,.0f} img/s  loss {task.fields[loss]:.4f}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-        )
-        task = progress.add_task("train", total=steps, epoch=epoch, epochs=epochs - 1, loss=float("nan"), rate=0.0)
-        with progress:
-            yield _Bar(progress, task)
+        with progress(steps, "train", enabled=self.enabled, console=self.console, transient=True,
+                      columns=_epoch_columns(), epoch=epoch, epochs=epochs - 1, loss=float("nan"), rate=0.0) as bar:
+            yield _Bar(bar)
 
     def epoch_done(self, record: dict) -> None:
         if not self.enabled:
@@ -75,8 +75,6 @@ class Reporter:
             return
         self.console.print(history_table(history))
         if report is not None:
-            from fairvision.report import print_fairness
-
             print_fairness(report, title=f"Validation, epoch {history[-1]['epoch']}", console=self.console)
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from fairvision.errors import ConfigError
+from fairvision.models import create_head, create_model
 from fairvision.train.config import OptimConfig, RunConfig
 
 __all__ = [
@@ -89,8 +90,6 @@ def autocast(device: torch.device, precision: str):
 
 
 def build_model(cfg: RunConfig) -> nn.Module:
-    from fairvision.models import create_model
-
     try:
         return create_model(cfg.model.name, **cfg.model.create_kwargs())
     except ConfigError as exc:
@@ -98,8 +97,6 @@ def build_model(cfg: RunConfig) -> nn.Module:
 
 
 def build_head(cfg: RunConfig, embedding_dim: int, num_classes: int) -> nn.Module:
-    from fairvision.models import create_head
-
     try:
         return create_head(cfg.head.name, embedding_dim=embedding_dim, num_classes=num_classes, **cfg.head.kwargs)
     except ConfigError as exc:

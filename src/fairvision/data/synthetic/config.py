@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fairvision.config import ConfigValidationError
 from fairvision.errors import ConfigError
 
 
@@ -95,18 +96,40 @@ TONE = {"lum_sd": 0.02, "warm_sd": 0.01, "pale": 0.06, "hair_follow": 1.0}
 _DEFAULT_GROUPS = {"A": 0.0, "B": 0.0, "C": 0.0, "D": 0.0}
 
 
-def _format_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "config"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key")
-        elif "input" in err and err["type"] not in ("missing",):
-            parts.append(f"{loc}: {msg} (got {err['input']!r})")
-        else:
-            parts.append(f"{loc}: {msg}")
-    return "invalid synthetic faces config: " + "; ".join(parts)
+#: Identity traits by face region (indices of the trait z-scores drawn in ``sample.py``): the
+#: upper face (hair, brows, eyes) and the lower face (face outline, nose, mouth). Skin tone
+#: (18, 19) is region-free.
+UPPER_TRAITS = (2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 20, 21, 22)
+LOWER_TRAITS = (0, 1, 10, 11, 12, 13, 14, 23)
+SKIN_TRAITS = (18, 19)
+
+
+class GroupCues(BaseModel):
+    """Through which *channel* a group's identities differ: the planted, architecture-dependent bias.
+
+    Each knob moves identity information into a form that network operations treat differently
+    (README, "Known-bias benchmark", documents which operations should help which group and why):
+
+    * ``region``: where identity traits vary. ``"upper"``: only hair, brows and eyes (face outline,
+      nose, mouth and skin tone sit at the group's mean); ``"lower"``: only face outline, nose and
+      mouth; ``"all"`` (default): everywhere. Reaching the lower face needs a large receptive field.
+    * ``occlusion`` / ``occlusion_p``: a per-image random-coloured occluder on ``"upper"`` (a
+      headscarf over hair and forehead down to the brows) or ``"lower"`` (a mask from below the
+      eyes to the chin) on a fraction ``occlusion_p`` of the group's images.
+    * ``texture``: amplitude (fraction of the dynamic range) of an identity-specific fine skin
+      texture, two gratings with identity-specific orientation and a period of 2.5-4 pixels,
+      random phase per image: fine-scale information that blur and strided 1x1 subsampling destroy.
+    * ``chroma``: amplitude of an identity-specific iso-luminant colour shift of the skin
+      (red-green and blue-yellow axes, luminance unchanged): a cue at low luminance contrast.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: Literal["all", "upper", "lower"] = "all"
+    occlusion: Literal["none", "upper", "lower"] = "none"
+    occlusion_p: float = Field(1.0, ge=0.0, le=1.0)
+    texture: float = Field(0.0, ge=0.0, le=0.5)
+    chroma: float = Field(0.0, ge=0.0, le=0.2)
 
 
 class SyntheticFacesConfig(BaseModel):
@@ -129,6 +152,11 @@ class SyntheticFacesConfig(BaseModel):
     )
     group_weights: dict[str, float] | None = Field(
         None, description="group value -> relative frequency (default: equal)"
+    )
+    group_cues: dict[str, GroupCues] = Field(
+        default_factory=dict,
+        description="group value -> the channel its identity information is carried by (see GroupCues); "
+        "groups not listed keep every cue",
     )
     male_difficulty: dict[int, float] = Field(
         default_factory=lambda: {0: 0.0, 1: 0.0}, description="Male value (0/1) -> extra difficulty"
@@ -154,7 +182,7 @@ class SyntheticFacesConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise ConfigError(_format_validation_error(exc)) from None
+            raise ConfigValidationError(exc, source="invalid synthetic faces config") from None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "SyntheticFacesConfig":
@@ -214,7 +242,14 @@ class SyntheticFacesConfig(BaseModel):
                 )
             if any(w < 0 for w in self.group_weights.values()) or sum(self.group_weights.values()) <= 0:
                 raise ValueError("group_weights must be non-negative with a positive sum")
+        unknown = sorted(set(self.group_cues) - set(self.group_difficulty))
+        if unknown:
+            raise ValueError(f"@group_cues: groups {unknown} are not in group_difficulty {sorted(self.group_difficulty)}")
         return self
+
+    def cues(self, group: str) -> GroupCues:
+        """The cue settings of ``group`` (defaults when it is not listed)."""
+        return self.group_cues.get(group, _NO_CUES)
 
     @property
     def groups(self) -> list[str]:
@@ -224,6 +259,9 @@ class SyntheticFacesConfig(BaseModel):
     @property
     def n_images(self) -> int:
         return self.n_identities * self.images_per_identity
+
+
+_NO_CUES = GroupCues()
 
 
 @dataclass(frozen=True)

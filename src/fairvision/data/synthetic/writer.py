@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairvision._progress import progress as show_progress
 from fairvision.data.synthetic.config import ATTRIBUTES, Layout, SyntheticFaces, SyntheticFacesConfig
 from fairvision.data.synthetic.render import _render
 from fairvision.data.synthetic.sample import _as_config, _sample
@@ -148,14 +149,7 @@ def write_synthetic(
     if celeba:
         (out / "celeba" / "img_align_celeba").mkdir(parents=True, exist_ok=True)
 
-    prog = None
-    if progress:
-        from rich.progress import Progress
-
-        prog = Progress(transient=False)
-        prog.start()
-        task = prog.add_task("synthetic faces", total=n)
-    try:
+    with show_progress(n, "synthetic faces", enabled=progress) as bar:
         for sl, batch in _iter_render(cfg, P):
             for j, i in enumerate(range(sl.start, sl.stop)):
                 data = _encode_png(batch[j])
@@ -163,11 +157,7 @@ def write_synthetic(
                     (out / rel_folder[i]).write_bytes(data)
                 if celeba:
                     (out / "celeba" / "img_align_celeba" / celeba_names[i]).write_bytes(data)
-            if prog is not None:
-                prog.update(task, advance=sl.stop - sl.start)
-    finally:
-        if prog is not None:
-            prog.stop()
+            bar.advance(sl.stop - sl.start)
 
     table = frame.copy()
     if folders:

@@ -1,0 +1,77 @@
+"""The data set kinds a config can name (``data.kind``): how each is loaded and what its config may hold.
+
+:data:`DATA_KINDS` is the one place the names live: the training config
+validates ``data.kind`` against it and takes the default group column from it,
+and :func:`fairvision.train.data.load_faces` loads through it.  A new kind is
+one ``DATA_KINDS.register(name, DataKind(...))`` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from fairvision.data._faceset import FaceSet
+from fairvision.data.celeba import load_celeba
+from fairvision.data.folders import load_identity_folders, load_rfw
+from fairvision.data.vggface2 import load_vggface2
+from fairvision.registry import Registry
+
+__all__ = ["DATA_KINDS", "DataKind", "Loader"]
+
+
+class Loader(Protocol):
+    """``load(root, *, group_column, demographics, which) -> FaceSet``; ``which`` is ``"all"`` or ``"test"``."""
+
+    def __call__(self, root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet: ...
+
+
+@dataclass(frozen=True)
+class DataKind:
+    """A loadable kind of data set.
+
+    Attributes:
+        load: the loader (see :class:`Loader`).
+        group_column: default demographic column scored by the fairness metrics.
+        official_partition: has an official train/val/test partition (``data.partition: official``).
+        demographics: takes a separate demographics file (``data.demographics``).
+        generated: generated from ``data.synthetic`` into a cache folder (``data.root`` optional).
+    """
+
+    load: Loader
+    group_column: str
+    official_partition: bool = False
+    demographics: bool = False
+    generated: bool = False
+
+
+#: Data set kinds by name.
+DATA_KINDS: Registry[DataKind] = Registry("data kind")
+
+
+def _synthetic(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:
+    return load_identity_folders(root / "images", demographics=root / "demographics.csv", name="synthetic")
+
+
+def _folders(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:
+    return load_identity_folders(root, demographics=demographics, group_column=group_column)
+
+
+def _celeba(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:
+    return load_celeba(root, split="all")
+
+
+def _vggface2(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:
+    return load_vggface2(root, split="test" if which == "test" else "train")
+
+
+def _rfw(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:
+    return load_rfw(root, group_column=group_column)
+
+
+DATA_KINDS.register("synthetic", DataKind(_synthetic, "group", generated=True))
+DATA_KINDS.register("folders", DataKind(_folders, "group", demographics=True))
+DATA_KINDS.register("celeba", DataKind(_celeba, "Male", official_partition=True))
+DATA_KINDS.register("vggface2", DataKind(_vggface2, "gender", official_partition=True))
+DATA_KINDS.register("rfw", DataKind(_rfw, "race"))
