@@ -292,3 +292,15 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys, argv, parts):
 def test_ranks_bad_chunk_size(embedding_files, capsys, value):
     code, _, err = run_any(capsys, *ranks_args(embedding_files, "--chunk-size", value))
     assert_one_line_error(code, err, "argument --chunk-size", f"got {value}")
+
+
+def test_fairness_warning_is_one_line(tmp_path, capsys):
+    """An undefined metric (reference group with accuracy 0) is a one-line warning, not a stack of lines."""
+    from fairvision.cli import main
+
+    (tmp_path / "ranks.csv").write_text("ids,r\n0,0\n1,0\n2,3\n3,2\n")
+    (tmp_path / "groups.csv").write_text("ids,group,identity\n0,a,x\n1,a,x\n2,b,y\n3,b,y\n")
+    assert main(["fairness", "--ranks", str(tmp_path / "ranks.csv"), "--groups", str(tmp_path / "groups.csv"),
+                 "--group-column", "group", "--on", "ids", "--reference-group", "b", "--json"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(line.startswith("fairvision fairness: warning: ") for line in err), err

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from fairvision.errors import FairvisionError, SearchFailed
@@ -294,13 +295,14 @@ def _non_negative_int(text: str) -> int:
 
 
 def _cmd_trials(args: argparse.Namespace) -> int:
+    from fairvision._io import jsonable
     from fairvision.search.analysis import open_store, trial_records
 
     store = open_store(args.store, args.study)
     try:
         records = trial_records(store)
         if args.json:
-            print(json.dumps(records, indent=2, default=str))
+            print(json.dumps(jsonable(records), indent=2, default=str, allow_nan=False))
         else:
             from rich.console import Console
             from rich.table import Table
@@ -322,6 +324,7 @@ def _cmd_trials(args: argparse.Namespace) -> int:
 def _cmd_pareto(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from fairvision._io import jsonable
     from fairvision.search.analysis import front_summary, open_store
 
     store = open_store(args.store, args.study)
@@ -344,7 +347,7 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
         records = [{"number": int(row["number"]), "budget": float(row["budget"]), "config": row["config"],
                     "objectives": {n: float(row[n]) for n in names}} for _, row in front.iterrows()]
         if args.json:
-            print(json.dumps(records, indent=2, default=str))
+            print(json.dumps(jsonable(records), indent=2, default=str, allow_nan=False))
             return 0
         print(pd.DataFrame([{"#": r["number"], **r["objectives"], "config": json.dumps(r["config"])} for r in records])
               .to_string(index=False))
@@ -494,8 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrain", help="retrain the best front configurations with several seeds; test-split mean/std")
     p.add_argument("store")
     p.add_argument("--study", help="study name (default: the only one)")
-    p.add_argument("--top", type=int, default=3, help="front configurations to retrain (knee first)")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--top", type=_positive_int, default=3, help="front configurations to retrain (knee first)")
+    p.add_argument("--seeds", type=_positive_int, default=3, help="seeds per configuration")
     p.add_argument("--out", default="runs/retrain")
     p.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
                    help="split the retrained models are scored on (default test)")
@@ -513,13 +516,28 @@ def _fix_hash_seed(args: argparse.Namespace) -> None:
         os.execv(sys.executable, [sys.executable, "-m", "fairvision.cli", *sys.argv[1:]])
 
 
+def _one_line_warnings(command: str) -> None:
+    """fairvision's own warnings (e.g. an undefined metric) as one line each; others as usual."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("fairvision"):
+            print(f"fairvision {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if argv is None:  # a real command line, not a call from Python
         _fix_hash_seed(args)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            _one_line_warnings(args.command)
+            return args.func(args)
     except SearchFailed as exc:  # the input was fine, the trials crashed: exit 1
         print(f"fairvision {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -142,3 +142,11 @@ def test_with_compression():
         with_compression(base, sparsity=(0.5, 1.2))
     with pytest.raises(ConfigError, match="width"):
         with_compression(base, width=[0.5, 0.5])
+
+
+def test_frnas_op_count_matches_the_network():
+    from fairvision.models import FRNAS_OPS
+    from fairvision.search.spaces import N_OPS
+
+    assert N_OPS == len(FRNAS_OPS)
+    assert frnas_space()["edge1"].choices == tuple(str(i) for i in range(len(FRNAS_OPS)))

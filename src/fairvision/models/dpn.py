@@ -52,13 +52,14 @@ At ``width=1`` every count is exactly DPN-107's.
 from __future__ import annotations
 
 import math
+import numbers
 from collections import OrderedDict
 from typing import NamedTuple, Sequence
 
 import torch
 from torch import nn
 
-from fairvision.errors import ConfigError
+from fairvision.errors import ConfigError, show_value
 
 __all__ = [
     "FRNAS_OPS",
@@ -159,9 +160,9 @@ _KINDS = {"bn_relu_conv": BnActConv2d, "conv": Conv2d, "conv_bn_relu": ConvBnAct
 
 
 def _check_op(index: object) -> int:
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(FRNAS_OPS):
-        raise ConfigError(f"FR-NAS op index must be an integer in 0..{len(FRNAS_OPS) - 1}, got {index!r}")
-    return index
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < len(FRNAS_OPS):
+        raise ConfigError(f"FR-NAS op index must be an integer in 0..{len(FRNAS_OPS) - 1}, got {show_value(index)}")
+    return int(index)
 
 
 def make_op(index: int, in_chs: int, out_chs: int, *, stride: int = 1, groups: int = 1) -> nn.Module:

@@ -26,13 +26,14 @@ AdaFace        m=0.4, h=0.333, s=64, t_alpha=0.01 (see :class:`AdaFace`)
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fairvision.errors import ConfigError
+from fairvision.errors import ConfigError, show_value
 from fairvision.registry import Registry
 
 __all__ = [
@@ -57,10 +58,10 @@ class MarginHead(nn.Module):
     def __init__(self, embedding_dim: int, num_classes: int) -> None:
         super().__init__()
         for key, v in (("embedding_dim", embedding_dim), ("num_classes", num_classes)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{type(self).__name__}: {key} must be a positive integer, got {v!r}")
-        self.embedding_dim = embedding_dim
-        self.num_classes = num_classes
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ConfigError(f"{type(self).__name__}: {key} must be a positive integer, got {show_value(v)}")
+        self.embedding_dim = int(embedding_dim)
+        self.num_classes = int(num_classes)
         self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim))
         nn.init.xavier_uniform_(self.weight)
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+import numbers
 from typing import Any, Callable
 
 import torch
 
-from fairvision.errors import ConfigError
+from fairvision.errors import ConfigError, show_value
 from fairvision.models.backbones import TimmBackbone
 from fairvision.models.dpn import frnas_dpn
 from fairvision.registry import Registry
@@ -89,9 +90,9 @@ def create_model(name: str, *, embedding_dim: int | None = None, **kwargs: Any) 
     if not isinstance(name, str) or not name:
         raise ConfigError(f"model name must be a non-empty string, got {name!r}")
     if embedding_dim is not None and (
-        isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1
+        isinstance(embedding_dim, bool) or not isinstance(embedding_dim, numbers.Integral) or embedding_dim < 1
     ):
-        raise ConfigError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
+        raise ConfigError(f"embedding_dim must be a positive integer, got {show_value(embedding_dim)}")
     if kwargs.pop("pretrained", False):
         raise ConfigError(
             f"create_model({name!r}, pretrained=True): pretrained weights are not supported; "

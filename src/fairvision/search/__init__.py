@@ -12,7 +12,11 @@
 * :class:`ToyObjective` / :func:`frnas_toy`: a cheap analytic objective on the FR-NAS space.
 """
 
-from fairvision.search.driver import run_search
+from fairvision._extras import require_extra
+
+require_extra("search")  # one line naming `pip install 'fairvision[search]'` instead of an ImportError
+
+from fairvision.search.driver import run_search  # noqa: E402
 from fairvision.search.engines import ENGINES, STATUSES, Engine, Trial, create_engine
 from fairvision.search.objectives import Constraint, Objective
 from fairvision.search.pareto import (

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from fairvision._io import _jsonable
+from fairvision._io import jsonable
 from fairvision.errors import ConfigError
 from fairvision.search.objectives import Objective, parse_objectives
 from fairvision.search.spaces import space_to_dict
@@ -116,7 +116,7 @@ def _now() -> datetime:
 
 
 def _canonical(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), sort_keys=True)
+    return json.dumps(jsonable(obj), sort_keys=True)
 
 
 class TrialStore:
@@ -134,7 +134,7 @@ class TrialStore:
                 raise ConfigError(f"trial store {text_}: cannot create its folder ({exc.strerror or exc})") from None
             self.url = f"sqlite:///{self.path}"
         try:
-            self.engine = create_engine(self.url, json_serializer=lambda o: json.dumps(_jsonable(o)))
+            self.engine = create_engine(self.url, json_serializer=lambda o: json.dumps(jsonable(o)))
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
             raise ConfigError(f"trial store {text_}: not a usable SQLAlchemy URL or SQLite path ({exc})") from None
         if self.engine.dialect.name == "sqlite":

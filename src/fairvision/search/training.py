@@ -132,7 +132,9 @@ class TrainingObjective:
                 raise ConfigError(f"space: backbone {bad[0]!r} is not a known model (see `fairvision.models."
                                   f"list_models()`)")
         cfg = self.run_config(config_to_dict(space.get_default_configuration()), self.max_budget, 0)
-        if cfg.data.kind != "synthetic":
+        from fairvision.data import DATA_KINDS
+
+        if not DATA_KINDS.get(cfg.data.kind).generated:
             from fairvision.train.data import expand_path
 
             for key in ("root", "demographics"):
