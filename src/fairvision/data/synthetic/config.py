@@ -113,6 +113,9 @@ class GroupCues(BaseModel):
     * ``region``: where identity traits vary. ``"upper"``: only hair, brows and eyes (face outline,
       nose, mouth and skin tone sit at the group's mean); ``"lower"``: only face outline, nose and
       mouth; ``"all"`` (default): everywhere. Reaching the lower face needs a large receptive field.
+    * ``jitter``: with a ``region``, the traits outside it are redrawn on every image with this many
+      trait standard deviations instead of sitting at the group mean: they look like identity
+      information but carry none (a distractor a network only meets if it looks there).
     * ``occlusion`` / ``occlusion_p``: a per-image random-coloured occluder on ``"upper"`` (a
       headscarf over hair and forehead down to the brows) or ``"lower"`` (a mask from below the
       eyes to the chin) on a fraction ``occlusion_p`` of the group's images.
@@ -126,6 +129,7 @@ class GroupCues(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     region: Literal["all", "upper", "lower"] = "all"
+    jitter: float = Field(0.0, ge=0.0, le=3.0)
     occlusion: Literal["none", "upper", "lower"] = "none"
     occlusion_p: float = Field(1.0, ge=0.0, le=1.0)
     texture: float = Field(0.0, ge=0.0, le=0.5)

@@ -304,6 +304,56 @@ def _draw_hat(cv: _Canvas) -> None:
     cv.merge(sub)
 
 
+def _draw_texture(cv: _Canvas) -> None:
+    """Identity-specific fine skin texture (two gratings) on the face (``GroupCues.texture``)."""
+    f32 = np.float32
+    which = np.flatnonzero(cv.P["tex_amp"][cv.rows] > 0)
+    if not len(which):
+        return
+    sub = cv.select(which)
+    face = sub.ellipse(0.0, 0.0, sub.col("face_a"), sub.col("face_b"))
+    theta, freq = sub.P["tex_theta"][sub.rows], sub.P["tex_freq"][sub.rows]
+    phase = sub.P["tex_phase"][sub.rows]
+    pattern = np.zeros_like(face)
+    for j in range(2):
+        c = np.cos(theta[:, j]).astype(f32)[:, None, None]
+        s_ = np.sin(theta[:, j]).astype(f32)[:, None, None]
+        arg = (c * sub.u + s_ * sub.v) * freq[:, j].astype(f32)[:, None, None] + phase[:, j].astype(f32)[:, None, None]
+        pattern += np.sin(arg)
+    pattern *= face * (sub.col("tex_amp") * f32(0.5))
+    sub.img += pattern[None]
+    cv.merge(sub)
+
+
+def _draw_occluders(cv: _Canvas) -> None:
+    """Random-coloured headscarf (upper) or mask (lower) on some images (``GroupCues.occlusion``)."""
+    f32 = np.float32
+    kind = cv.P["occ_kind"][cv.rows]
+    for code, draw in ((1, _headscarf), (2, _mask)):
+        which = np.flatnonzero(kind == code)
+        if len(which):
+            sub = cv.select(which)
+            sub.paint(draw(sub), sub.rgb("occ_rgb"), alpha=f32(1.0))
+            cv.merge(sub)
+
+
+def _headscarf(cv: _Canvas) -> np.ndarray:
+    """Hair and forehead down to just below the brows, and the sides of the head."""
+    f32 = np.float32
+    width = cv.col("face_a") + cv.col("hair_vol") + f32(0.08)
+    cover = cv.ellipse(0.0, f32(-0.1), width, cv.col("face_b") + f32(0.35))
+    cover *= cv.edge(cv.v - (cv.col("eye_y") - cv.col("eye_ry") - f32(0.02)))
+    return cover
+
+
+def _mask(cv: _Canvas) -> np.ndarray:
+    """The face from just below the eyes to below the chin."""
+    f32 = np.float32
+    cover = cv.ellipse(0.0, 0.0, cv.col("face_a") + f32(0.03), cv.col("face_b") + f32(0.06))
+    cover *= cv.edge(cv.col("eye_y") + cv.col("eye_ry") + f32(0.03) - cv.v)
+    return cover
+
+
 def _render(P: dict[str, np.ndarray], rows: np.ndarray, size: int, noise_rng: np.random.Generator) -> np.ndarray:
     """Render images ``rows`` of the parameter table: uint8 (B, size, size, 3)."""
     f32 = np.float32
@@ -312,7 +362,9 @@ def _render(P: dict[str, np.ndarray], rows: np.ndarray, size: int, noise_rng: np
     sub = cv.select(window=_feature_window(cv))
     _draw_features(sub)
     cv.merge(sub)
+    _draw_texture(cv)
     _draw_hat(cv)
+    _draw_occluders(cv)
 
     img = cv.img
     # lighting, additive so that it has the same effect on every skin tone: a linear

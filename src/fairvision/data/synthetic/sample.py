@@ -14,9 +14,12 @@ from fairvision.data.synthetic.config import (
     HAIR_COLOURS,
     IDENTITY_ATTRIBUTES,
     IMAGE_ATTRIBUTES,
+    LOWER_TRAITS,
     NZ,
+    SKIN_TRAITS,
     TONE,
     TRAIT_SPREAD,
+    UPPER_TRAITS,
     SyntheticFacesConfig,
 )
 
@@ -70,7 +73,7 @@ def _group_tones(n_groups: int) -> np.ndarray:
 def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """Draw identities, attributes and every rendering parameter (no pixels)."""
     n, k = cfg.n_identities, cfg.images_per_identity
-    ss_id, ss_img = np.random.SeedSequence([cfg.seed, 0x5EED]).spawn(2)
+    ss_id, ss_img, ss_cue = np.random.SeedSequence([cfg.seed, 0x5EED]).spawn(3)
     rid = np.random.default_rng(ss_id)
     rim = np.random.default_rng(ss_img)
     rates = cfg.attribute_rates
@@ -113,11 +116,22 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     shrink = 1.0 - cfg.difficulty_shrink * diff
     n_traits = 24
     z = rid.standard_normal((n, n_traits)) * (TRAIT_SPREAD * shrink)[:, None]
-    m = male.astype(np.float64)
-    old = 1.0 - young
-    chubby = attrs_id["Chubby"].astype(np.float64)
-    big_nose = attrs_id["Big_Nose"].astype(np.float64)
-    narrow = attrs_id["Narrow_Eyes"].astype(np.float64)
+    cue_table = [cfg.cues(g) for g in groups]
+    for gi, cue in enumerate(cue_table):  # traits outside a group's cue region sit at its mean
+        if cue.region != "all":
+            hidden = SKIN_TRAITS + (LOWER_TRAITS if cue.region == "upper" else UPPER_TRAITS)
+            z[np.ix_(gidx == gi, hidden)] = 0.0
+    # traits are computed per image: identical for the images of an identity, except the traits a
+    # group's ``jitter`` redraws on every image
+    N = n * k
+    idx = np.repeat(np.arange(n), k)
+    rcue = np.random.default_rng(ss_cue)
+    z = _jitter(z[idx], cue_table, gidx[idx], rcue)
+    m = male.astype(np.float64)[idx]
+    old = 1.0 - young[idx]
+    chubby = attrs_id["Chubby"].astype(np.float64)[idx]
+    big_nose = attrs_id["Big_Nose"].astype(np.float64)[idx]
+    narrow = attrs_id["Narrow_Eyes"].astype(np.float64)[idx]
     T: dict[str, np.ndarray] = {}
     T["face_a"] = (0.47 + 0.03 * m + 0.06 * chubby) + 0.045 * z[:, 0]
     T["face_b"] = (0.61 + 0.03 * m + 0.02 * old + 0.02 * chubby) + 0.045 * z[:, 1]
@@ -135,21 +149,19 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     T["mouth_w"] = 0.15 + 0.025 * z[:, 13]
     T["lip_t"] = 0.034 + 0.008 * z[:, 14]
     T["hair_vol"] = 0.10 + 0.05 * z[:, 15]
-    T["hair_len"] = np.where(male == 1, 0.10, 0.55) + 0.25 * z[:, 16]
+    T["hair_len"] = np.where(m == 1, 0.10, 0.55) + 0.25 * z[:, 16]
     T["hairline"] = -0.40 + 0.06 * z[:, 17]
-    tone = _group_tones(len(groups))[gidx]
-    lum = TONE["lum_sd"] * z[:, 18] + TONE["pale"] * attrs_id["Pale_Skin"]
-    skin = tone + lum[:, None] + TONE["warm_sd"] * np.stack([z[:, 19], np.zeros(n), -z[:, 19]], axis=1)
+    tone = _group_tones(len(groups))[gidx][idx]
+    lum = TONE["lum_sd"] * z[:, 18] + TONE["pale"] * attrs_id["Pale_Skin"][idx]
+    skin = tone + lum[:, None] + TONE["warm_sd"] * np.stack([z[:, 19], np.zeros(N), -z[:, 19]], axis=1)
     tone_shift = (tone - _SKIN_MID[None, :]).mean(axis=1, keepdims=True) * TONE["hair_follow"]
-    warm = np.stack([z[:, 21], np.zeros(n), -z[:, 21]], axis=1)
-    hair = _HAIR_RGB[hair_cat] + tone_shift + 0.05 * z[:, 20:21] + 0.03 * warm
+    warm = np.stack([z[:, 21], np.zeros(N), -z[:, 21]], axis=1)
+    hair = _HAIR_RGB[hair_cat[idx]] + tone_shift + 0.05 * z[:, 20:21] + 0.03 * warm
     T["iris_off"] = -0.40 + 0.08 * z[:, 22]
     T["nose_off"] = -0.11 + 0.03 * z[:, 23]
-    T["glasses_dark"] = rid.uniform(0.05, 0.5, n)
+    T["glasses_dark"] = rid.uniform(0.05, 0.5, n)[idx]
 
-    # -- per-image expansion
-    N = n * k
-    idx = np.repeat(np.arange(n), k)
+    # -- per-image attributes and nuisance
     img_attrs: dict[str, np.ndarray] = {}
     for name in IDENTITY_ATTRIBUTES:
         vals = attrs_id[name][idx].copy()
@@ -167,9 +179,9 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
 
     d_i = diff[idx]
     nz = cfg.nuisance * (1.0 + cfg.difficulty_nuisance * d_i)
-    P: dict[str, np.ndarray] = {k_: v[idx] for k_, v in T.items()}
-    P["skin"] = skin[idx]
-    P["hair"] = hair[idx]
+    P: dict[str, np.ndarray] = dict(T)
+    P["skin"] = skin
+    P["hair"] = hair
     # pose / geometry nuisance (face coordinates are [-1, 1] across the image)
     P["tx"] = NZ["shift"] * nz * rim.standard_normal(N)
     P["ty"] = 0.10 + NZ["shift"] * nz * rim.standard_normal(N)
@@ -186,7 +198,7 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     # appearance nuisance
     # background and clothing: luminance offset from the skin (either sign, per identity)
     # so that the face outline has the same contrast for every skin tone
-    skin_lum = skin.mean(axis=1)[idx, None]
+    skin_lum = skin.mean(axis=1)[:, None]
     bg_sign = np.where(rid.random(n) < 0.5, -1.0, 1.0)[idx, None]
     cl_sign = np.where(rid.random(n) < 0.5, -1.0, 1.0)[idx, None]
     P["bg"] = (
@@ -210,6 +222,8 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     P["blur"] = np.clip(NZ["blur"] * nz * rim.random(N), 0.0, 2.0)
     P["noise"] = NZ["noise"] * nz * (0.5 + rim.random(N))
     P["contrast"] = DYNAMIC_RANGE * (1.0 - cfg.difficulty_contrast * d_i)
+    P.update(_sample_cues(cfg, cue_table, gidx, idx, rcue))
+    P["skin"] = P["skin"] + P.pop("chroma")
     for name, arr in img_attrs.items():
         P["a_" + name] = arr.astype(np.float64)
     P["Young"] = young[idx].astype(np.float64)
@@ -235,3 +249,44 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
         cols[name] = img_attrs[name]
     frame = pd.DataFrame(cols)
     return ident, frame, P
+
+
+def _jitter(z: np.ndarray, cues: list, gidx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per-image trait z-scores: for a group with ``jitter > 0``, the traits outside its cue region
+    are redrawn on every image (sd ``jitter * TRAIT_SPREAD``): they look like identity traits but
+    carry none."""
+    for gi, cue in enumerate(cues):
+        if cue.jitter > 0 and cue.region != "all":
+            rows = np.flatnonzero(gidx == gi)
+            hidden = SKIN_TRAITS + (LOWER_TRAITS if cue.region == "upper" else UPPER_TRAITS)
+            z[np.ix_(rows, hidden)] = cue.jitter * TRAIT_SPREAD * rng.standard_normal((len(rows), len(hidden)))
+    return z
+
+
+#: Iso-luminant colour axes (red-green, blue-yellow), each summing to zero over RGB.
+_CHROMA_AXES = np.array([[1.0, -1.0, 0.0], [0.5, 0.5, -1.0]]) / np.sqrt([[2.0], [1.5]])
+
+
+def _sample_cues(cfg: SyntheticFacesConfig, cues: list, gidx: np.ndarray, idx: np.ndarray,
+                 rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-image parameters of the group cue channels (texture, chroma, occluders). Drawn from a
+    stream of their own, so that configs without cues render exactly as before."""
+    n, N = len(gidx), len(idx)
+    texture = np.array([c.texture for c in cues])[gidx]
+    chroma = np.array([c.chroma for c in cues])[gidx]
+    # texture: two gratings per identity, orientation and period (pixels) identity-specific
+    theta = rng.uniform(0.0, np.pi, (n, 2))
+    period_px = rng.uniform(2.5, 4.0, (n, 2))
+    face_units_per_px = 2.0 / (cfg.size * 0.78)
+    out = {
+        "tex_amp": texture[idx],
+        "tex_theta": theta[idx],
+        "tex_freq": (2.0 * np.pi / (period_px * face_units_per_px))[idx],
+        "tex_phase": rng.uniform(0.0, 2.0 * np.pi, (N, 2)),
+        "chroma": ((chroma[:, None] * rng.standard_normal((n, 2))) @ _CHROMA_AXES)[idx],
+    }
+    kind = np.array([{"none": 0, "upper": 1, "lower": 2}[c.occlusion] for c in cues])[gidx][idx]
+    p = np.array([c.occlusion_p for c in cues])[gidx][idx]
+    out["occ_kind"] = np.where(rng.random(N) < p, kind, 0).astype(np.float64)
+    out["occ_rgb"] = rng.uniform(0.1, 0.9, (N, 3))
+    return out
