@@ -248,6 +248,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     cfg = load_search_config(args.config)
     if args.max_consecutive_crashes is not None:
         cfg.max_consecutive_crashes = args.max_consecutive_crashes
+    if args.seed is not None:
+        cfg.seed = args.seed
     options = _key_values(args.engine_option, "--engine-option")
     trials = run_search_config(cfg, args.store, engine=args.engine, engine_options=options, trials=args.trials,
                                workers=args.workers, dask_scheduler=args.dask_scheduler, progress=not args.quiet,
@@ -470,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine-option", action="append", metavar="KEY=VALUE",
                    help="an option of the engine that runs, e.g. eta=3 (repeatable; value parsed as YAML)")
     p.add_argument("--trials", type=_positive_int, help="finish this many trials in total (default: config)")
+    p.add_argument("--seed", type=_non_negative_int, help="the engine's seed (default: config)")
     p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
     p.add_argument("--max-consecutive-crashes", type=_non_negative_int, metavar="K",
                    help="stop with exit status 1 when K trials crash in a row (default: config, 3; 0 = never)")

@@ -204,3 +204,16 @@ def test_bootstrap_resamples_identities_and_is_seeded():
     rows = fairness_metrics(ranks, groups, identities=np.arange(len(ranks)), bootstrap=400, seed=1)
     assert a.ci.loc["Error", "std"] > rows.ci.loc["Error", "std"]
     assert set(a.to_dict()["ci"]) == set(METRIC_NAMES)
+
+
+@pytest.mark.parametrize("errors_a, errors_b, n", [(4, 2, 10), (1, 0, 10), (10, 0, 10), (3, 3, 7)])
+def test_log_odds_gap_formula(errors_a, errors_b, n):
+    """|logit(err_a) - logit(err_b)| with err = (errors + 0.5) / (n + 1): finite at 0 and 1, 0 for equal errors."""
+    import math
+
+    ranks = [1] * errors_a + [0] * (n - errors_a) + [2] * errors_b + [0] * (n - errors_b)
+    groups = ["a"] * n + ["b"] * n
+    report = fairness_metrics(ranks, groups)
+    lo = [math.log(((e + 0.5) / (n + 1)) / (1 - (e + 0.5) / (n + 1))) for e in (errors_a, errors_b)]
+    assert report.metrics["Log-Odds Gap"] == pytest.approx(abs(lo[0] - lo[1]), abs=1e-12)
+    assert math.isfinite(report.metrics["Log-Odds Gap"])

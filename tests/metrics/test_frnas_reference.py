@@ -119,7 +119,8 @@ def test_cli_single_column_json_keys(celeba_val_meta, capsys):
     main(["fairness", "--ranks", str(rank_file), "--rank-column", "epoch_99", "--groups", str(celeba_val_meta),
           "--group-column", "gender_expression", "--on", "ids", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"Error", "Disparity", "Ratio", "Error Ratio", "Rank Disparity", "Rank Ratio", "groups"}
+    assert set(out) == {"Error", "Disparity", "Ratio", "Error Ratio", "Rank Disparity", "Rank Ratio", "Log-Odds Gap",
+                        "groups"}
     # The figures measured on this file in tests/data/frnas/SOURCE.md, section 3.
     assert out["Error"] == pytest.approx(0.045966, abs=5e-7)
     assert out["Rank Disparity"] == pytest.approx(2.1856, abs=5e-5)

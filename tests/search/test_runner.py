@@ -285,3 +285,18 @@ def test_search_command_fixes_the_hash_seed(monkeypatch):
     cli._fix_hash_seed(argparse.Namespace(command="search"))
     cli._fix_hash_seed(argparse.Namespace(command="trials"))
     assert not calls
+
+
+def test_optimizer_overrides_apply_to_that_optimizer_only():
+    from fairvision.search.training import TrainingObjective
+
+    objective = TrainingObjective(TINY_TRAIN, max_budget=2, objectives=["Error", "Log-Odds Gap"],
+                                  optimizer_overrides={"SGD": ["optim.weight_decay=0.0005", "train.grad_clip=1.0"]})
+    base = {"edge1": "0", "edge2": "0", "edge3": "0", "head": "CosFace"}
+    sgd = objective.run_config({**base, "optimizer": "SGD", "lr_sgd": 0.2}, 2, 0)
+    adam = objective.run_config({**base, "optimizer": "AdamW", "lr_adam": 0.001}, 2, 0)
+    assert (sgd.optim.weight_decay, sgd.train.grad_clip, sgd.optim.lr) == (0.0005, 1.0, 0.2)
+    assert adam.train.grad_clip is None and adam.optim.weight_decay != 0.0005
+    with pytest.raises(ConfigError, match="optimizer_overrides.SGD"):
+        TrainingObjective(TINY_TRAIN, max_budget=2, objectives=["Error"],
+                          optimizer_overrides={"SGD": ["train.grad_clip=-1"]})

@@ -19,6 +19,8 @@ Search config keys (unknown keys are errors)::
     study: default
     retries: 1                    # attempts after a trial's first failure
     max_consecutive_crashes: 3    # stop (exit 1) when this many trials crash in a row; 0 = never
+    optimizer_overrides:          # training-config overrides for the trials of one optimizer
+      SGD: [optim.weight_decay=5.0e-4, train.grad_clip=1.0]
 
 ``engine_options`` may also be flat (``{eta: 2}``): it then belongs to ``engine`` and is dropped, with
 a note, when another engine is chosen with ``--engine``. For ``optuna-tpe`` etc. the entries
@@ -63,6 +65,7 @@ class SearchConfig(BaseModel):
     study: str = Field("default", min_length=1)
     retries: int = Field(1, ge=0)
     max_consecutive_crashes: int = Field(3, ge=0)
+    optimizer_overrides: dict[str, list[str]] = Field(default_factory=dict)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -175,7 +178,8 @@ def run_search_config(
         data["root"] = str(where.resolve())
     space = build_space(cfg)
     objective_fn = TrainingObjective(base, max_budget=cfg.max_budget, objectives=[o.name for o in objectives],
-                                     constraints=[c.name for c in constraints])
+                                     constraints=[c.name for c in constraints],
+                                     optimizer_overrides=cfg.optimizer_overrides)
     objective_fn.check(space)
     name = engine or cfg.engine
     options = resolve_engine_options(cfg, name, engine_options, note=note)

@@ -98,14 +98,22 @@ class TrainingObjective:
         objectives: names of the objectives to report (see :data:`REPORTED`).
         constraints: names of constrained values; model statistics among them (``params``, ...)
             are measured and reported in the trial's metrics.
+        optimizer_overrides: ``{optimizer name: ["key.path=value", ...]}`` applied to the training
+            config of every trial that uses that optimizer (per-family defaults such as SGD's weight
+            decay and gradient clipping, so that every region of the space can train in the budget).
         progress: show the training progress bars.
     """
 
     def __init__(self, base: Mapping[str, Any], *, max_budget: float, objectives: Sequence[str],
-                 constraints: Sequence[str] = (), progress: bool = False) -> None:
-        from fairvision.train import RunConfig
+                 constraints: Sequence[str] = (), optimizer_overrides: Mapping[str, Sequence[str]] | None = None,
+                 progress: bool = False) -> None:
+        from fairvision.train import RunConfig, apply_overrides
 
         RunConfig.from_dict(dict(base), source="search: train config")  # fail early, in the driver
+        self.optimizer_overrides = {str(k): list(v) for k, v in (optimizer_overrides or {}).items()}
+        for name, items in self.optimizer_overrides.items():  # each set of overrides must give a valid config
+            RunConfig.from_dict(apply_overrides(copy.deepcopy(dict(base)), [f"optim.name={name}", *items]),
+                                source=f"search: optimizer_overrides.{name}")
         self.base = dict(base)
         self.max_budget = int(math.ceil(max_budget))
         self.objectives = list(objectives)
@@ -153,7 +161,12 @@ class TrainingObjective:
         """The :class:`RunConfig` a trial trains."""
         from fairvision.train import RunConfig
 
+        from fairvision.train import apply_overrides
+
         data = apply_search_config(self.base, config)
+        extra = self.optimizer_overrides.get(str(data.get("optim", {}).get("name")))
+        if extra:
+            data = apply_overrides(data, extra)
         data.setdefault("train", {})
         data["train"]["epochs"] = max(1, int(math.ceil(budget)))
         data["train"]["schedule_epochs"] = self.max_budget

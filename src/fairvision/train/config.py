@@ -74,6 +74,12 @@ class DataConfig(_Section):
     demographics: str | None = Field(None, description="folders: FR-NAS JSON or CSV of identity demographics")
     group_column: str | None = Field(None, description="demographic column scored by the fairness metrics")
     synthetic: SyntheticFacesConfig | None = Field(None, description="synthetic faces generator config")
+    heldout: dict[str, Any] | None = Field(
+        None,
+        description="generated kinds: val and test come from a second, separately generated set: `synthetic` "
+        "with these keys changed (e.g. {seed: 1000, n_identities: 480, group_weights: null}); the training "
+        "split is then the whole first set, and the second is split val:test by val_fraction:test_fraction",
+    )
     image_size: int = Field(112, ge=8, le=1024)
     partition: Literal["random", "official"] = "random"
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
@@ -96,12 +102,18 @@ class DataConfig(_Section):
 
     @model_validator(mode="after")
     def _resolve(self) -> "DataConfig":
-        if self.val_fraction + self.test_fraction >= 1.0:
+        if self.val_fraction + self.test_fraction >= 1.0 and self.heldout is None:
             raise ValueError("@test_fraction: val_fraction + test_fraction must be < 1 (no training identities left)")
         spec = DATA_KINDS.get(self.kind)
         if spec.generated:
             if self.synthetic is None:
                 self.synthetic = SyntheticFacesConfig()
+            if self.heldout is not None:
+                if self.val_fraction + self.test_fraction <= 0:
+                    raise ValueError("@heldout: needs val_fraction + test_fraction > 0 to split the held-out set")
+                self.heldout_config()  # invalid keys are reported here
+        elif self.heldout is not None:
+            raise ValueError(f"@heldout: only applies to kind {_kinds_with('generated')}, not {self.kind!r}")
         else:
             if self.synthetic is not None:
                 raise ValueError(f"@synthetic: only applies to kind {_kinds_with('generated')}, not {self.kind!r}")
@@ -114,6 +126,16 @@ class DataConfig(_Section):
         if self.group_column is None:
             self.group_column = spec.group_column
         return self
+
+
+    def heldout_config(self) -> "DataConfig":
+        """The data config of the held-out evaluation set (``synthetic`` updated with ``heldout``)."""
+        assert self.synthetic is not None and self.heldout is not None
+        try:
+            synthetic = SyntheticFacesConfig(**{**self.synthetic.model_dump(), **self.heldout})
+        except ConfigError as exc:
+            raise ValueError(f"@heldout: {exc}") from None
+        return self.model_copy(update={"synthetic": synthetic, "heldout": None})
 
 
 def _kinds_with(flag: str) -> str:

@@ -30,7 +30,7 @@ from fairvision.errors import ConfigError, DatasetError
 from fairvision.train.config import DataConfig
 from fairvision.train.layout import RunLayout
 
-__all__ = ["SPLITS", "expand_path", "load_faces", "load_split", "make_splits", "synthetic_dir"]
+__all__ = ["SPLITS", "expand_path", "load_faces", "load_split", "load_splits", "make_splits", "synthetic_dir"]
 
 SPLITS = ("train", "val", "test", "all")
 
@@ -47,15 +47,16 @@ def expand_path(value: str, key: str) -> Path:
     return Path(expanded)
 
 
-def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None) -> Path:
-    """Folder holding the synthetic face set of ``cfg`` (generated on first use; deterministic)."""
+def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None, *, heldout: bool = False) -> Path:
+    """Folder holding the synthetic face set of ``cfg`` (generated on first use; deterministic);
+    ``heldout``: ``cfg`` is a held-out set's config (its own default folder in the run)."""
     assert cfg.synthetic is not None
     payload = json.dumps(cfg.synthetic.model_dump(mode="json"), sort_keys=True)
     if cfg.root:
         digest = hashlib.sha1(payload.encode()).hexdigest()[:12]
         out = expand_path(cfg.root, "data.root") / f"synthetic-{digest}"
     elif run_dir is not None:
-        out = RunLayout(run_dir).data
+        out = RunLayout(run_dir).heldout_data if heldout else RunLayout(run_dir).data
     else:
         raise ConfigError("data.root: needed for synthetic data when there is no run folder")
     meta = out / "synthetic.json"
@@ -86,13 +87,14 @@ def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None) -> Path:
     return out
 
 
-def load_faces(cfg: DataConfig, *, run_dir: str | Path | None = None, which: str = "all") -> FaceSet:
+def load_faces(cfg: DataConfig, *, run_dir: str | Path | None = None, which: str = "all",
+               heldout: bool = False) -> FaceSet:
     """The configured face set (``which="test"`` selects VGGFace2's ``test/`` folder for the official partition)."""
     spec = DATA_KINDS.get(cfg.kind)
     group = cfg.group_column
     assert group is not None
     if spec.generated:
-        root = synthetic_dir(cfg, run_dir)
+        root = synthetic_dir(cfg, run_dir, heldout=heldout)
     else:
         assert cfg.root is not None
         root = expand_path(cfg.root, "data.root")
@@ -143,19 +145,35 @@ def make_splits(cfg: DataConfig, faces: FaceSet, *, test_faces: FaceSet | None =
     return parts
 
 
+def load_splits(cfg: DataConfig, *, run_dir: str | Path | None = None) -> dict[str, FaceSet]:
+    """``train``/``val``/``test`` as training uses them. With ``data.heldout`` (generated kinds), train is
+    the whole generated set and val/test split a second, separately generated set (identity-disjoint,
+    stratified by group, in the ratio val_fraction : test_fraction, eval protocol applied)."""
+    faces = load_faces(cfg, run_dir=run_dir)
+    if cfg.heldout is None:
+        test = None
+        if cfg.kind == "vggface2" and cfg.partition == "official":
+            test = load_faces(cfg, run_dir=run_dir, which="test")
+        return make_splits(cfg, faces, test_faces=test)
+    held = load_faces(cfg.heldout_config(), run_dir=run_dir, heldout=True)
+    total = cfg.val_fraction + cfg.test_fraction
+    parts = split_identities(held, fractions=(cfg.val_fraction / total, cfg.test_fraction / total),
+                             names=("val", "test"), stratify=cfg.group_column, seed=cfg.split_seed)
+    out = {"train": faces}
+    for name in ("val", "test"):
+        out[name] = _protocol(cfg, parts[name]) if len(parts[name]) else parts[name]
+    return out
+
+
 def load_split(cfg: DataConfig, split: str, *, run_dir: str | Path | None = None) -> FaceSet:
     """One split (``train``/``val``/``test``, exactly as training made it) or ``all`` (the whole set, protocol applied)."""
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
-    faces = load_faces(cfg, run_dir=run_dir)
     if split == "all":
-        return _protocol(cfg, faces)
-    test = None
-    if split == "test" and cfg.kind == "vggface2" and cfg.partition == "official":
-        test = load_faces(cfg, run_dir=run_dir, which="test")
-    out = make_splits(cfg, faces, test_faces=test)[split]
+        return _protocol(cfg, load_faces(cfg, run_dir=run_dir))
+    out = load_splits(cfg, run_dir=run_dir)[split]
     if len(out) == 0:
-        raise DatasetError(f"the {split!r} split of {faces.name!r} is empty (data.{split}_fraction is 0?)")
+        raise DatasetError(f"the {split!r} split of {out.name!r} is empty (data.{split}_fraction is 0?)")
     return out
 
 

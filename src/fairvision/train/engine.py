@@ -35,7 +35,7 @@ from fairvision.metrics import METRIC_NAMES, FairnessReport, fairness_metrics, i
 from fairvision.models import create_loss, embed
 from fairvision.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from fairvision.train.config import RunConfig, load_run_config
-from fairvision.train.data import class_labels, load_faces, make_splits
+from fairvision.train.data import class_labels, load_splits
 from fairvision.train.layout import RunLayout
 from fairvision.train.report import Reporter
 from fairvision.train.result import TrainResult
@@ -283,14 +283,13 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     device = resolve_device(tc.device)
     model = build_model(cfg)  # before the data, so that a bad model config fails fast
 
-    faces = load_faces(cfg.data, run_dir=run_dir)
-    parts = make_splits(cfg.data, faces)
+    parts = load_splits(cfg.data, run_dir=run_dir)
     train_set, val_set = parts["train"], parts["val"]
     group = cfg.data.group_column
     if len(val_set) == 0:
-        raise DatasetError(f"{faces.name}: the validation split is empty (data.val_fraction = {cfg.data.val_fraction})")
+        raise DatasetError(f"{train_set.name}: the validation split is empty (data.val_fraction = {cfg.data.val_fraction})")
     if val_set.frame[group].nunique() < 2:
-        raise DatasetError(f"{faces.name}: the validation split has fewer than two groups in column {group!r}")
+        raise DatasetError(f"{val_set.name}: the validation split has fewer than two groups in column {group!r}")
     if len(train_set) < tc.batch_size:
         raise ConfigError(f"train.batch_size: {tc.batch_size} is larger than the training split ({len(train_set)} images)")
     labels, classes = class_labels(train_set)

@@ -32,6 +32,7 @@ class RunLayout:
     checkpoint = _file("checkpoint.pt", "The training state (:mod:`fairvision.train.checkpoint`).")
     metrics = _file("metrics.json", "``fairvision fairness --json`` keys plus ``epoch`` and ``status``.")
     data = _file("data", "Default folder of generated (synthetic) data when ``data.root`` is not set.")
+    heldout_data = _file("data_heldout", "Default folder of the generated held-out evaluation set (``data.heldout``).")
 
     @property
     def outputs(self) -> tuple[Path, ...]:

@@ -246,6 +246,9 @@ class SyntheticFacesConfig(BaseModel):
                 )
             if any(w < 0 for w in self.group_weights.values()) or sum(self.group_weights.values()) <= 0:
                 raise ValueError("group_weights must be non-negative with a positive sum")
+        for group, cue in self.group_cues.items():
+            if cue.jitter > 0 and cue.region == "all":
+                raise ValueError(f"@group_cues.{group}.jitter: needs a region ('upper' or 'lower') to jitter outside")
         unknown = sorted(set(self.group_cues) - set(self.group_difficulty))
         if unknown:
             raise ValueError(f"@group_cues: groups {unknown} are not in group_difficulty {sorted(self.group_difficulty)}")

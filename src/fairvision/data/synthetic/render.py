@@ -341,7 +341,7 @@ def _headscarf(cv: _Canvas) -> np.ndarray:
     """Hair and forehead down to just below the brows, and the sides of the head."""
     f32 = np.float32
     width = cv.col("face_a") + cv.col("hair_vol") + f32(0.08)
-    cover = cv.ellipse(0.0, f32(-0.1), width, cv.col("face_b") + f32(0.35))
+    cover = cv.ellipse(0.0, f32(-0.1), width, cv.col("face_b") + f32(0.45))
     cover *= cv.edge(cv.v - (cv.col("eye_y") - cv.col("eye_ry") - f32(0.02)))
     return cover
 

@@ -276,6 +276,7 @@ def _sample_cues(cfg: SyntheticFacesConfig, cues: list, gidx: np.ndarray, idx: n
     chroma = np.array([c.chroma for c in cues])[gidx]
     # texture: two gratings per identity, orientation and period (pixels) identity-specific
     theta = rng.uniform(0.0, np.pi, (n, 2))
+    theta[:, 1] = theta[:, 0] + rng.uniform(np.pi / 4, 3 * np.pi / 4, n)  # >= 45 degrees apart: never cancel
     period_px = rng.uniform(2.5, 4.0, (n, 2))
     face_units_per_px = 2.0 / (cfg.size * 0.78)
     out = {
