@@ -2,7 +2,7 @@
 
 Run::
 
-    .venv/bin/python benchmarks/bench_archbias.py [--seeds 3] [--epochs 6] [--jobs 2] [--out runs/archbias]
+    .venv/bin/python benchmarks/bench_archbias.py [--seeds 5] [--epochs 6] [--jobs 2] [--out runs/archbias]
 
 Trains K configurations spanning the FR-NAS space (ops of the three block edges: BN-ReLU-Conv, plain
 Conv and Conv-BN-ReLU at kernel 1/3/5; CosFace/ArcFace/MagFace; Adam, AdamW and SGD with the search's
@@ -110,7 +110,7 @@ def statistics(frame: pd.DataFrame) -> dict[str, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="runs/archbias")

@@ -56,3 +56,23 @@ def test_training_validates_on_the_heldout_set(tmp_path):
 def test_bad_heldout(data, message):
     with pytest.raises(ConfigError, match=message):
         _cfg(**data)
+
+
+def _generate(args):
+    from fairvision.train.config import DataConfig
+    from fairvision.train.data import load_faces
+
+    root, n = args
+    cfg = DataConfig(kind="synthetic", root=root, synthetic={"n_identities": n, "images_per_identity": 2, "size": 16})
+    return len(load_faces(cfg))
+
+
+def test_concurrent_processes_share_one_synthetic_cache(tmp_path):
+    """Trials of a search running at once generate the same cached set: one writes it, none reads a half
+    or deleted copy (a race seen in a 2-worker search)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        results = pool.map(_generate, [(str(tmp_path), 60)] * 3)
+    assert results == [120, 120, 120]
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith("synthetic-")]) == 1

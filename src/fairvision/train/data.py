@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -59,32 +61,44 @@ def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None, *, heldout: bool 
         out = RunLayout(run_dir).heldout_data if heldout else RunLayout(run_dir).data
     else:
         raise ConfigError("data.root: needed for synthetic data when there is no run folder")
-    meta = out / "synthetic.json"
-    if meta.is_file():
-        try:
-            recorded = json.loads(meta.read_text())["config"]
-        except (ValueError, KeyError):
-            recorded = None
-        if recorded is not None and json.dumps(recorded, sort_keys=True) == payload:
-            return out
-        if not cfg.root:
-            raise ConfigError(
-                f"{out} holds a synthetic face set with a different config; use a new run folder or set data.root"
-            )
+    if _holds(out, payload):
+        return out
+    if (out / "synthetic.json").is_file() and not cfg.root:
+        raise ConfigError(f"{out} holds a synthetic face set with a different config; use a new run folder or set data.root")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(out.parent, prefix=f".{out.name}.")  # umask permissions, not mkdtemp's 0700
-    try:
-        write_synthetic(tmp, cfg.synthetic, layout="folders", progress=False)
-        if out.exists():  # stale or concurrent: replace it
-            shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
-    except OSError:
-        if not (out / "synthetic.json").is_file():
-            raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with _lock(out.parent / f".{out.name}.lock"):  # concurrent trials of a search share one cache
+        if _holds(out, payload):  # another process generated it while we waited
+            return out
+        tmp = make_temp_dir(out.parent, prefix=f".{out.name}.")  # umask permissions, not mkdtemp's 0700
+        try:
+            write_synthetic(tmp, cfg.synthetic, layout="folders", progress=False)
+            if out.exists():  # stale (another config under the same digest folder, or half-written)
+                shutil.rmtree(out, ignore_errors=True)
+            os.replace(tmp, out)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _holds(out: Path, payload: str) -> bool:
+    """Whether ``out`` holds a complete synthetic set of the config ``payload``."""
+    try:
+        recorded = json.loads((out / "synthetic.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return json.dumps(recorded, sort_keys=True) == payload
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    """An exclusive advisory lock (``flock``) on ``path`` while the block runs; released if the process dies."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def load_faces(cfg: DataConfig, *, run_dir: str | Path | None = None, which: str = "all",
