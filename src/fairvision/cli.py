@@ -218,12 +218,16 @@ def _resolve_device(name: str):
     return torch.device(name)
 
 
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
 def _bootstrap_count(text: str) -> int:
     """``--bootstrap``: 0 (no confidence intervals) or at least 2 replicates."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of replicates, got {text!r}") from None
+    value = _whole_number(text)
     if value < 0 or value == 1:
         raise argparse.ArgumentTypeError(f"must be 0 (no confidence intervals) or at least 2 replicates, got {value}")
     return value
@@ -277,20 +281,14 @@ def _key_values(items: list[str] | None, flag: str) -> dict:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = _whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value

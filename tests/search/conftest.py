@@ -37,3 +37,27 @@ def wait_for_complete(proc: subprocess.Popen, db: Path, n: int, *, study: str = 
 def wait_complete():
     """:func:`wait_for_complete`, for tests that drive a search in a subprocess."""
     return wait_for_complete
+
+
+@pytest.fixture
+def start_script(tmp_path):
+    """Write ``text`` to a script in ``tmp_path`` and start it with ``args`` (stderr piped); killed at teardown."""
+    import sys
+    import textwrap
+
+    procs = []
+
+    def start(text: str, *args: str) -> subprocess.Popen:
+        script = tmp_path / f"script_{len(procs)}.py"
+        script.write_text(textwrap.dedent(text))
+        proc = subprocess.Popen([sys.executable, str(script), *map(str, args)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        proc.stderr.close()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -118,20 +115,12 @@ if __name__ == "__main__":
 """
 
 
-def test_resume_after_sigkill(tmp_path, wait_complete):
-    script = tmp_path / "search.py"
-    script.write_text(textwrap.dedent(SCRIPT))
+def test_resume_after_sigkill(tmp_path, wait_complete, start_script):
     db = tmp_path / "kill.db"
-    proc = subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        wait_complete(proc, db, 4)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stderr.close()
+    proc = start_script(SCRIPT, db)
+    wait_complete(proc, db, 4)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
     store = TrialStore(db)
     store.create_or_load_study("default", space=frnas_space(), objectives=OBJ, engine="random")

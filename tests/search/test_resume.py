@@ -164,24 +164,16 @@ run_search(ToyObjective(sleep=0.2), engine=engine, store=TrialStore(sys.argv[1])
 """
 
 
-def test_one_driver_per_study(tmp_path, wait_complete):
-    script = tmp_path / "holder.py"
-    script.write_text(textwrap.dedent(HOLDER))
+def test_one_driver_per_study(tmp_path, wait_complete, start_script):
     db = tmp_path / "s.db"
-    proc = subprocess.Popen([sys.executable, str(script), str(db)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        wait_complete(proc, db, 2)
-        second = TrialStore(db)
-        with pytest.raises(StoreLocked, match=rf"being run by process {proc.pid} on host"):
-            _run("random", second, 60)
-        assert proc.poll() is None  # the holder goes on undisturbed
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stderr.close()
+    proc = start_script(HOLDER, db)
+    wait_complete(proc, db, 2)
+    second = TrialStore(db)
+    with pytest.raises(StoreLocked, match=rf"being run by process {proc.pid} on host"):
+        _run("random", second, 60)
+    assert proc.poll() is None  # the holder goes on undisturbed
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
     # its holder is gone (kill -9 left the lock row behind): the next driver takes the study over
     store = TrialStore(db)
     df = run_search(ToyObjective(), engine=create_engine("random", frnas_space(), OBJ, seed=1, max_budget=4,
