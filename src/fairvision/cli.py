@@ -512,9 +512,10 @@ def _fix_hash_seed(args: argparse.Namespace) -> None:
     """SMAC's proposals depend on Python's string hashing; a search (and its exact resume) is
     reproducible only with a fixed ``PYTHONHASHSEED``. When the command line runs ``search`` without
     one, re-run this process with ``PYTHONHASHSEED=0`` (set it yourself to choose another)."""
-    if args.command == "search" and os.environ.get("PYTHONHASHSEED") is None:
+    if args.command == "search" and os.environ.get("PYTHONHASHSEED") is None and not sys.flags.ignore_environment:
         os.environ["PYTHONHASHSEED"] = "0"
-        os.execv(sys.executable, [sys.executable, "-m", "fairvision.cli", *sys.argv[1:]])
+        # the same interpreter flags and script (sys.orig_argv), so module lookup is exactly as now
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def _one_line_warnings(command: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 
 import numpy as np
@@ -217,3 +218,10 @@ def test_log_odds_gap_formula(errors_a, errors_b, n):
     lo = [math.log(((e + 0.5) / (n + 1)) / (1 - (e + 0.5) / (n + 1))) for e in (errors_a, errors_b)]
     assert report.metrics["Log-Odds Gap"] == pytest.approx(abs(lo[0] - lo[1]), abs=1e-12)
     assert math.isfinite(report.metrics["Log-Odds Gap"])
+
+
+def test_log_odds_gap_is_undefined_for_a_group_without_samples():
+    """A group whose every rank is -1 has no error rate: NaN like the other pair metrics, not logit(0.5)."""
+    with pytest.warns(FairnessWarning):
+        report = fairness_metrics([0, 0, 1, 0, 2, -1, -1, -1], ["A"] * 5 + ["B"] * 3)
+    assert math.isnan(report.metrics["Log-Odds Gap"]) and math.isnan(report.metrics["Disparity"])

@@ -229,3 +229,33 @@ def test_store_in_read_only_folder(tmp_path):
             _run("random", store, 1)
     finally:
         folder.chmod(0o755)
+
+
+def test_crash_streak_does_not_wait_for_running_trials(tmp_path):
+    """Stopping on a streak terminates trials still running in the pool instead of waiting for them."""
+    import time
+
+    broken = tmp_path / "broken"
+    broken.write_text("x")
+    store = TrialStore(tmp_path / "s.db")
+    slow = ToyObjective(broken_if=str(broken), sleep=0.0)
+    t0 = time.monotonic()
+    with pytest.raises(SearchFailed):
+        _run("random", store, 8, _SlowFirst(slow), workers=2, retries=0, max_consecutive_crashes=2)
+    assert time.monotonic() - t0 < 20
+    assert "crashed" not in set(store.trials()["status"])
+
+
+class _SlowFirst:
+    """Trial 0 sleeps 30 s (and would succeed); every other trial runs ``inner``."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, config, budget, seed, run_dir):
+        import time
+
+        if run_dir.name.endswith("_00000"):
+            time.sleep(30)
+            return {"objectives": {"Error": 0.5, "Rank Disparity": 0.5}}
+        return self.inner(config, budget, seed, run_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -279,7 +280,7 @@ def test_search_command_fixes_the_hash_seed(monkeypatch):
     monkeypatch.delenv("PYTHONHASHSEED", raising=False)
     monkeypatch.setattr(cli.os, "execv", lambda exe, argv: calls.append(argv))
     cli._fix_hash_seed(argparse.Namespace(command="search"))
-    assert calls and calls[0][1:3] == ["-m", "fairvision.cli"] and cli.os.environ["PYTHONHASHSEED"] == "0"
+    assert calls and calls[0][1:] == sys.orig_argv[1:] and cli.os.environ["PYTHONHASHSEED"] == "0"
     calls.clear()
     monkeypatch.setenv("PYTHONHASHSEED", "123")
     cli._fix_hash_seed(argparse.Namespace(command="search"))
@@ -300,3 +301,10 @@ def test_optimizer_overrides_apply_to_that_optimizer_only():
     with pytest.raises(ConfigError, match="optimizer_overrides.SGD"):
         TrainingObjective(TINY_TRAIN, max_budget=2, objectives=["Error"],
                           optimizer_overrides={"SGD": ["train.grad_clip=-1"]})
+
+
+def test_workers_and_dask_together_create_no_store(tmp_path, capsys):
+    config = _search_yaml(tmp_path)
+    assert main(["search", str(config), "--store", str(tmp_path / "s.db"), "--workers", "2",
+                 "--dask-scheduler", "tcp://127.0.0.1:1", "--quiet"]) == 2
+    assert "not both" in capsys.readouterr().err and not (tmp_path / "s.db").exists()

@@ -49,6 +49,7 @@ def test_training_validates_on_the_heldout_set(tmp_path):
 
 @pytest.mark.parametrize("data, message", [
     ({"heldout": {"n_identities": 0}}, "data.heldout"),
+    ({"heldout": {"size": 24}}, r"data.heldout.seed: must differ from data.synthetic.seed"),
     ({"heldout": {"bogus": 1}}, "data.heldout"),
     ({"heldout": {"seed": 1}, "val_fraction": 0.0, "test_fraction": 0.0}, "data.heldout"),
     ({"kind": "folders", "synthetic": None, "root": "/x", "heldout": {"seed": 1}}, "data.heldout"),
@@ -76,3 +77,20 @@ def test_concurrent_processes_share_one_synthetic_cache(tmp_path):
         results = pool.map(_generate, [(str(tmp_path), 60)] * 3)
     assert results == [120, 120, 120]
     assert len([p for p in tmp_path.iterdir() if p.name.startswith("synthetic-")]) == 1
+
+
+def test_cache_written_before_group_cues_existed_is_reused(tmp_path):
+    """A synthetic.json recorded by a version without the group_cues key still matches (no regeneration,
+    no "different config" error for an old run folder)."""
+    import json
+
+    from fairvision.train.data import synthetic_dir
+
+    cfg = _cfg(heldout=None, val_fraction=0.5, test_fraction=0.25).data
+    first = synthetic_dir(cfg, tmp_path)
+    meta = first / "synthetic.json"
+    recorded = json.loads(meta.read_text())
+    recorded["config"].pop("group_cues")
+    meta.write_text(json.dumps(recorded))
+    stamp = meta.stat().st_mtime_ns
+    assert synthetic_dir(cfg, tmp_path) == first and meta.stat().st_mtime_ns == stamp

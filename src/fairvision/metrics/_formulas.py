@@ -35,7 +35,7 @@ def metrics_from_sums(n, correct, rank_sum, index: dict[str, int], pairs) -> dic
         err = 1.0 - acc
         mr = rank_sum / n
         smoothed = (n - correct + 0.5) / (n + 1.0)
-        lo = np.log(smoothed / (1.0 - smoothed))
+        lo = np.where(n > 0, np.log(smoothed / (1.0 - smoothed)), np.nan)  # no samples: undefined, like the rest
         out: dict = {"Error": 1.0 - correct.sum(-1) / n.sum(-1)}
         for a, b in pairs:
             ia, ib = index[a], index[b]

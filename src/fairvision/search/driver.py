@@ -120,7 +120,10 @@ def run_search(
     finally:
         if engine is not given:  # a respawned engine (replay fell back) is ours to close
             engine.close()
-        store.release_lock()
+        try:
+            store.release_lock()
+        except Exception as exc:  # noqa: BLE001 - never hide the error that ended the search
+            log.warning("could not release the lock of study %r (%s); the next driver takes it over", study, exc)
     return store.trials()
 
 
@@ -237,12 +240,13 @@ class _Loop:
 
     def abort(self) -> None:
         """Stop on a streak of crashes: roll the store back to before the first one and raise."""
-        self.executor.close()  # trials still in flight stay 'running' (or are rolled back below)
+        self.executor.cancel(list(self.in_flight))  # trials in flight stay 'running' (or are rolled back)
+        self.in_flight.clear()
         numbers = [n for n, _, _ in self.streak]
         for folder in self.store.rollback(self.streak[0][1]):
             shutil.rmtree(folder, ignore_errors=True)
         first = self.streak[0][2].splitlines()[-1] if self.streak[0][2] else "unknown error"
         raise SearchFailed(
             f"search stopped: {len(numbers)} trials in a row crashed (trials {', '.join(map(str, numbers))}); "
-            f"the first error: {first} -- fix the cause and run the search again to retry them "
-            f"(max_consecutive_crashes = 0 never stops)")
+            f"the first error: {first} -- fix the cause and run the search again to retry them (if these "
+            f"configurations crash by themselves, not the set-up, run with max_consecutive_crashes = 0)")

@@ -1,7 +1,8 @@
 """Where trials run: in this process, in a local process pool, or on an existing Dask cluster.
 
 All three expose ``submit(fn, *args) -> handle``, ``wait(handles) -> [(handle, result, error)]``
-(blocks until at least one is done) and ``close()``.
+(blocks until at least one is done), ``close()`` (waits for running trials) and ``cancel(handles)``
+(stops them without waiting: the driver's abort on a crash streak).
 
 * :class:`SequentialExecutor`: runs at ``submit``; ``KeyboardInterrupt`` propagates.
 * :class:`PoolExecutor`: ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` start method
@@ -57,6 +58,9 @@ class SequentialExecutor:
     def close(self) -> None:
         pass
 
+    def cancel(self, handles: list[Any]) -> None:
+        pass  # nothing runs in the background
+
 
 class PoolExecutor:
     def __init__(self, workers: int, mp_context: str = "spawn") -> None:
@@ -87,6 +91,18 @@ class PoolExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def cancel(self, handles: list[Any]) -> None:
+        """Stop every trial now: cancel queued ones, terminate the worker processes."""
+        if self._pool is None:
+            return
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.join(10)
+        self._pool = None
+
 
 class DaskExecutor:
     def __init__(self, address: str) -> None:
@@ -108,6 +124,10 @@ class DaskExecutor:
 
     def close(self) -> None:
         self.client.close()
+
+    def cancel(self, handles: list[Any]) -> None:
+        """Cancel the trials on the cluster (a task already running there may still finish)."""
+        self.client.cancel(handles, force=True)
 
 
 def make_executor(workers: int = 1, dask_scheduler: str | None = None, mp_context: str = "spawn") -> Any:

@@ -166,6 +166,8 @@ def run_search_config(
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     if int(workers) < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if dask_scheduler is not None and int(workers) > 1:
+        raise ConfigError("give either --workers > 1 (local processes) or --dask-scheduler, not both")
     n_trials = int(trials) if trials is not None else cfg.trials
     objectives = parse_objectives(cfg.objectives)
     constraints = parse_constraints(cfg.constraints)

@@ -40,7 +40,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 from ConfigSpace import ConfigurationSpace
 from sqlalchemy import (
-    JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, delete, event,
+    JSON, DateTime, Double, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, delete, event,
     func, inspect, select, text,
 )
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
@@ -87,7 +87,7 @@ class _Trial(_Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     config: Mapped[dict] = mapped_column(JSON)
-    budget: Mapped[float] = mapped_column(Float)
+    budget: Mapped[float] = mapped_column(Double)
     seed: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
     objectives: Mapped[dict | None] = mapped_column(JSON, nullable=True)
@@ -106,7 +106,7 @@ class _Lock(_Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), primary_key=True)
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int] = mapped_column(Integer)
-    proc_start: Mapped[float] = mapped_column(Float)
+    proc_start: Mapped[float] = mapped_column(Double)
     since: Mapped[datetime] = mapped_column(DateTime)
     heartbeat: Mapped[datetime] = mapped_column(DateTime)
 
@@ -160,10 +160,14 @@ class TrialStore:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         columns = {c["name"] for c in inspect(self.engine).get_columns("trials")}
-        with self.engine.begin() as con:  # stores written before the event-order columns existed
-            for name in ("ask_seq", "tell_seq"):
-                if name not in columns:
-                    con.execute(text(f"ALTER TABLE trials ADD COLUMN {name} INTEGER"))
+        for name in ("ask_seq", "tell_seq"):  # stores written before the event-order columns existed
+            if name not in columns:
+                try:
+                    with self.engine.begin() as con:
+                        con.execute(text(f"ALTER TABLE trials ADD COLUMN {name} INTEGER"))
+                except OperationalError as exc:  # another process added it at the same moment
+                    if "duplicate column" not in str(exc).lower():
+                        raise
 
     def __repr__(self) -> str:
         return f"TrialStore({self.url!r}, study={self.study_name!r})"
@@ -338,6 +342,9 @@ class TrialStore:
                 break
             except IntegrityError:  # another process inserted its lock in between: look again
                 continue
+        else:
+            raise StoreLocked(f"{self.url}: study {self.study_name!r}: could not take its lock (other processes "
+                              f"kept taking it); try again")
         self._start_heartbeat(sid)
 
     def _start_heartbeat(self, sid: int) -> None:

@@ -131,6 +131,9 @@ class DataConfig(_Section):
     def heldout_config(self) -> "DataConfig":
         """The data config of the held-out evaluation set (``synthetic`` updated with ``heldout``)."""
         assert self.synthetic is not None and self.heldout is not None
+        if self.heldout.get("seed", self.synthetic.seed) == self.synthetic.seed:
+            raise ValueError(f"@heldout.seed: must differ from data.synthetic.seed ({self.synthetic.seed}), or the "
+                             f"held-out set would repeat the training identities")
         try:
             synthetic = SyntheticFacesConfig(**{**self.synthetic.model_dump(), **self.heldout})
         except ConfigError as exc:

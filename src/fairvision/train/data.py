@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -53,7 +52,7 @@ def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None, *, heldout: bool 
     """Folder holding the synthetic face set of ``cfg`` (generated on first use; deterministic);
     ``heldout``: ``cfg`` is a held-out set's config (its own default folder in the run)."""
     assert cfg.synthetic is not None
-    payload = json.dumps(cfg.synthetic.model_dump(mode="json"), sort_keys=True)
+    payload = _payload(cfg.synthetic.model_dump(mode="json"))
     if cfg.root:
         digest = hashlib.sha1(payload.encode()).hexdigest()[:12]
         out = expand_path(cfg.root, "data.root") / f"synthetic-{digest}"
@@ -81,18 +80,36 @@ def synthetic_dir(cfg: DataConfig, run_dir: str | Path | None, *, heldout: bool 
     return out
 
 
+def _payload(config: dict) -> str:
+    """Canonical JSON of a generator config; keys added in later versions are left out while they hold
+    their "off" value, so caches (and their folder digests) written before those keys existed stay valid."""
+    config = dict(config)
+    if not config.get("group_cues"):
+        config.pop("group_cues", None)
+    return json.dumps(config, sort_keys=True)
+
+
 def _holds(out: Path, payload: str) -> bool:
-    """Whether ``out`` holds a complete synthetic set of the config ``payload``."""
+    """Whether ``out`` holds a complete synthetic set of the config ``payload`` (the recorded config is
+    validated again, so that defaults of keys added later are filled in before comparing)."""
+    from fairvision.data.synthetic import SyntheticFacesConfig
+
     try:
         recorded = json.loads((out / "synthetic.json").read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError):
+        return _payload(SyntheticFacesConfig(**recorded).model_dump(mode="json")) == payload
+    except (OSError, ValueError, KeyError, TypeError):  # ConfigError is a ValueError
         return False
-    return json.dumps(recorded, sort_keys=True) == payload
 
 
 @contextlib.contextmanager
 def _lock(path: Path):
-    """An exclusive advisory lock (``flock``) on ``path`` while the block runs; released if the process dies."""
+    """An exclusive advisory lock (``flock``) on ``path`` while the block runs; released if the process dies.
+    (POSIX; elsewhere no lock: concurrent generation of one cache is then not protected.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
