@@ -26,8 +26,6 @@ The last line is ``ancova_p=<float> anova_p=<float> spearman=<float> untrained=<
 from __future__ import annotations
 
 import argparse
-import copy
-import json
 import os
 import sys
 import time
@@ -37,7 +35,6 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
