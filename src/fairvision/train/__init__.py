@@ -19,6 +19,7 @@ from fairvision.train.config import (
     load_data_config,
     load_run_config,
 )
+from fairvision.train.callbacks import Callback, FitContext
 from fairvision.train.engine import RESUMABLE_KEYS, train
 from fairvision.train.evaluate import evaluate, load_trained_model
 from fairvision.train.layout import OUTPUT_FILES, RunLayout
@@ -26,7 +27,9 @@ from fairvision.train.result import RunStatus, TrainResult
 from fairvision.train.step import TrainStep
 
 __all__ = [
+    "Callback",
     "DataConfig",
+    "FitContext",
     "EvalProtocolConfig",
     "HeadConfig",
     "LossConfig",

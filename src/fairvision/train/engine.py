@@ -21,7 +21,7 @@ import json
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from fairvision.data import FaceImageDataset, FaceSet
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.metrics import METRIC_NAMES, FairnessReport, fairness_metrics, identification_ranks
 from fairvision.models import create_loss, embed
+from fairvision.train.callbacks import Callback, FitContext, check_callbacks
 from fairvision.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from fairvision.train.config import RunConfig, load_run_config
 from fairvision.train.data import class_labels, load_splits
@@ -127,8 +128,10 @@ def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
 class _Run:
     """State of one training run; :func:`train` drives it."""
 
-    def __init__(self, cfg: RunConfig, layout: RunLayout, console: Console, progress: bool) -> None:
+    def __init__(self, cfg: RunConfig, layout: RunLayout, console: Console, progress: bool,
+                 callbacks: Sequence[Callback] = ()) -> None:
         self.cfg, self.layout, self.console = cfg, layout, console
+        self.callbacks = check_callbacks(callbacks)
         self.reporter = Reporter(console, enabled=progress)
         self.history: list[dict] = []
         self.ranks: dict[str, torch.Tensor] = {}
@@ -173,6 +176,7 @@ class _Run:
             "history": self.history,
             "ranks": self.ranks,
             "metrics": self.metrics,
+            "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
         }
 
 
@@ -187,6 +191,7 @@ def train(
     *,
     progress: bool = True,
     console: Console | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train (or resume, or extend) the run in ``run_dir``; returns its :class:`TrainResult`.
 
@@ -218,6 +223,10 @@ def train(
       anneals to ``min_lr`` at epoch ``E``).  A plain interruption does not
       change ``train.epochs``, so resuming is exact either way.
 
+    **Callbacks** (:class:`fairvision.train.Callback`) plug new behaviour into the loop (hooks at fit
+    start/end, epoch start/end and after every optimizer step); their state is saved in the checkpoint
+    and restored on resume. Without callbacks the loop is exactly the plain one.
+
     **Divergence.** A NaN/inf loss or embedding stops training; the run is
     recorded with ``status: "diverged"`` and ``Error = 1`` (FR-NAS), a message
     is printed and the function returns normally.  Re-running a diverged run
@@ -230,7 +239,7 @@ def train(
     state = load_checkpoint(layout.checkpoint) if layout.checkpoint.exists() else None
     if state is not None:
         _check_resumable(state, cfg, layout.root)
-    run = _Run(cfg, layout, console, progress)
+    run = _Run(cfg, layout, console, progress, callbacks)
     if state is not None:
         run.history, run.ranks, run.metrics = list(state["history"]), dict(state["ranks"]), state["metrics"]
         run.epoch, run.status = int(state["epoch"]), state["status"]
@@ -331,6 +340,10 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
         # the scheduler is not restored: its lr is a pure function of the update count and
         # schedule_epochs, which may have changed (budget extension, see train())
         restore_rng(state["rng"], generator)
+        saved = state.get("callbacks") or {}
+        for cb in run.callbacks:
+            if cb.name in saved:
+                cb.load_state_dict(saved[cb.name])
         console.print(f"resuming {run_dir} after epoch {run.epoch - 1} ({run.epoch} of {tc.epochs} done)")
     forward = torch.compile(model) if tc.compile else model
     step = TrainStep(
@@ -342,7 +355,12 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
         run.layout.checkpoint, run.checkpoint_state(model, head, optimizer, scheduler, generator, schedule_epochs, upe)
     )
 
+    ctx = FitContext(cfg=cfg, model=model, head=head, optimizer=optimizer, device=device, run_dir=run_dir)
+    for cb in run.callbacks:
+        cb.on_fit_start(ctx)
     for epoch in range(run.epoch, tc.epochs):
+        for cb in run.callbacks:
+            cb.on_epoch_start(ctx, epoch)
         model.train()
         head.train()
         t0 = time.perf_counter()
@@ -358,6 +376,8 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
                 if not bool(finite):
                     diverged = True
                     break
+                for cb in run.callbacks:
+                    cb.on_after_optimizer_step(ctx, epoch, i)
                 total += float(loss) * len(images)
                 count += len(images)
                 bar.advance(loss=float(loss), images=len(images), elapsed=time.perf_counter() - t0)
@@ -403,12 +423,16 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
         else:
             run.epoch = epoch + 1
             run.status = "complete" if last else "running"
+        for cb in run.callbacks:
+            cb.on_epoch_end(ctx, epoch, record)
         run.history.append(record)
         save()
         run.write_outputs()
         run.reporter.epoch_done(record)
         if diverged:
             break
+    for cb in run.callbacks:
+        cb.on_fit_end(ctx)
     run.reporter.summary(run.history, run.final_report)
 
 

@@ -1,0 +1,85 @@
+"""Callbacks: how new training behaviour (pruning schedules, mitigation methods) plugs into the engine.
+
+A :class:`Callback` overrides the hooks it needs; :func:`fairvision.train.train` calls them in this order::
+
+    on_fit_start(ctx)                         model, head and optimizer built; a resumed run restored
+    for each epoch left:
+        on_epoch_start(ctx, epoch)
+        for each batch: (step) -> on_after_optimizer_step(ctx, epoch, step)   (only after finite steps)
+        (evaluation) -> on_epoch_end(ctx, epoch, record)   record: the epoch's history entry (add keys to it)
+        (checkpoint: every callback's state_dict() is saved under its name)
+    on_fit_end(ctx)
+
+Resume and budget extension stay in the engine: a callback's :meth:`Callback.state_dict` is saved in every
+checkpoint under :attr:`Callback.name` and handed back to :meth:`Callback.load_state_dict` before
+``on_fit_start`` of a resumed run, so a callback continues exactly where it was (a pruning mask, a schedule
+position). Names must be unique within a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from fairvision.errors import ConfigError
+
+__all__ = ["Callback", "FitContext", "check_callbacks"]
+
+
+@dataclass
+class FitContext:
+    """What a callback may read or change: the run's config, modules, optimizer and device."""
+
+    cfg: Any  # RunConfig
+    model: torch.nn.Module
+    head: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    run_dir: Path
+
+
+class Callback:
+    """Base class: every hook does nothing; override the ones you need."""
+
+    @property
+    def name(self) -> str:
+        """Key of this callback's state in the checkpoint (default: the class name)."""
+        return type(self).__name__
+
+    def on_fit_start(self, ctx: FitContext) -> None:
+        """Before the first epoch left to train (after a resumed run is restored)."""
+
+    def on_epoch_start(self, ctx: FitContext, epoch: int) -> None:
+        """Before the first batch of ``epoch`` (0-based)."""
+
+    def on_after_optimizer_step(self, ctx: FitContext, epoch: int, step: int) -> None:
+        """After a successful (finite) optimizer step, ``step`` counted from 0 within the epoch."""
+
+    def on_epoch_end(self, ctx: FitContext, epoch: int, record: dict[str, Any]) -> None:
+        """After the epoch's training and evaluation, before the checkpoint; may add keys to ``record``."""
+
+    def on_fit_end(self, ctx: FitContext) -> None:
+        """After the last epoch (or the one that diverged)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State saved in the checkpoint (tensors and plain Python values)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` of a resumed run."""
+
+
+def check_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
+    """The callbacks as a list; ConfigError for a non-callback or two callbacks with the same name."""
+    out = list(callbacks)
+    for cb in out:
+        if not isinstance(cb, Callback):
+            raise ConfigError(f"callbacks: {cb!r} is not a fairvision.train.Callback")
+    names = [cb.name for cb in out]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"callbacks: names must be unique, {duplicated} repeat (override Callback.name)")
+    return out
