@@ -19,31 +19,24 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-import pandas as pd
 import torch
 from rich.console import Console
 
-from fairvision._io import atomic_write, jsonable, write_csv, write_json
-from fairvision.data import FaceImageDataset, FaceSet
-from fairvision.errors import ConfigError, DatasetError
-from fairvision.metrics import METRIC_NAMES, FairnessReport, fairness_metrics, identification_ranks
-from fairvision.models import create_loss, embed
+from fairvision._io import atomic_write, jsonable, write_json
+from fairvision.errors import ConfigError
+from fairvision.metrics import METRIC_NAMES, FairnessReport
+from fairvision.models import create_loss
 from fairvision.train.callbacks import Callback, FitContext, check_callbacks
 from fairvision.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from fairvision.train.config import RunConfig, load_run_config
-from fairvision.train.data import class_labels, load_splits
 from fairvision.train.layout import RunLayout
 from fairvision.train.report import Reporter
 from fairvision.train.result import TrainResult
 from fairvision.train.step import (
     TrainStep,
-    autocast,
-    build_head,
     build_model,
     build_optimizer,
     build_scheduler,
@@ -52,6 +45,7 @@ from fairvision.train.step import (
     seed_everything,
     seed_worker,
 )
+from fairvision.train.tasks import IdentificationTask, Task, diverged_metrics, embed_and_score
 
 __all__ = ["train", "embed_and_score", "diverged_metrics", "RESUMABLE_KEYS"]
 
@@ -76,43 +70,6 @@ def _as_config(config: RunConfig | dict | str | Path) -> RunConfig:
     return load_run_config(config)
 
 
-def diverged_metrics(epoch: int) -> dict[str, Any]:
-    """FR-NAS's convention for a diverged run: Error = 1, the other metrics undefined."""
-    out: dict[str, Any] = {name: None for name in METRIC_NAMES}
-    out["Error"] = 1.0
-    out["groups"] = {}
-    out.update(epoch=epoch, status="diverged")
-    return out
-
-
-def embed_and_score(
-    model: torch.nn.Module,
-    faces: FaceSet,
-    group_column: str,
-    *,
-    image_size: int,
-    device: torch.device,
-    precision: str = "fp32",
-    batch_size: int = 256,
-    num_workers: int = 0,
-) -> tuple[np.ndarray, Any, FairnessReport] | None:
-    """Flip-TTA embeddings, identification ranks and fairness report of ``faces``; None if embeddings are not finite."""
-    data = FaceImageDataset(faces, size=image_size)
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    # fork_rng: evaluating must not move the training RNG (the DataLoader draws a seed from it),
-    # so that results do not depend on which epochs were evaluated.
-    with torch.random.fork_rng(devices=cuda), autocast(device, precision):
-        emb = embed(model, data, batch_size=batch_size, device=device, num_workers=num_workers)
-    if not np.isfinite(emb).all() or (np.linalg.norm(emb, axis=1) == 0).any():
-        return None
-    frame = faces.frame
-    ranks = identification_ranks(emb, frame["identity"].to_numpy())
-    with warnings.catch_warnings():  # undefined ratios early in training are reported as null
-        warnings.simplefilter("ignore")
-        report = fairness_metrics(ranks.rank_by_id, frame[group_column].to_numpy(), identities=frame["identity"].to_numpy())
-    return emb, ranks, report
-
-
 def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     keys = []
     for key in sorted(set(old) | set(new)):
@@ -132,9 +89,9 @@ class _Run:
                  callbacks: Sequence[Callback] = ()) -> None:
         self.cfg, self.layout, self.console = cfg, layout, console
         self.callbacks = check_callbacks(callbacks)
+        self.task: Task = IdentificationTask(cfg, layout)
         self.reporter = Reporter(console, enabled=progress)
         self.history: list[dict] = []
-        self.ranks: dict[str, torch.Tensor] = {}
         self.metrics: dict[str, Any] | None = None
         self.status = "running"
         self.epoch = 0  # completed epochs
@@ -142,15 +99,11 @@ class _Run:
 
     # ------------------------------------------------------------ outputs
     def write_outputs(self) -> None:
-        """Rewrite history.jsonl, ranks_val.csv and metrics.json from the in-memory (checkpointed) state."""
+        """Rewrite history.jsonl, the task's files (ranks_val.csv) and metrics.json from the in-memory
+        (checkpointed) state."""
         text = "".join(json.dumps(_clean(r), allow_nan=False) + "\n" for r in self.history)
         atomic_write(self.layout.history, lambda p: p.write_text(text))
-        if self.ranks:
-            n = len(next(iter(self.ranks.values())))
-            frame = pd.DataFrame({"ids": np.arange(n)})
-            for col in sorted(self.ranks, key=RunLayout.column_epoch):
-                frame[col] = self.ranks[col].numpy()
-            write_csv(self.layout.ranks, frame)
+        self.task.write_outputs()
         if self.metrics is not None:
             write_json(self.layout.metrics, self.metrics)
 
@@ -174,7 +127,7 @@ class _Run:
             "embedding_dim": int(model.embedding_dim),
             "num_classes": int(head.num_classes),
             "history": self.history,
-            "ranks": self.ranks,
+            **self.task.state_dict(),
             "metrics": self.metrics,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
         }
@@ -241,7 +194,8 @@ def train(
         _check_resumable(state, cfg, layout.root)
     run = _Run(cfg, layout, console, progress, callbacks)
     if state is not None:
-        run.history, run.ranks, run.metrics = list(state["history"]), dict(state["ranks"]), state["metrics"]
+        run.history, run.metrics = list(state["history"]), state["metrics"]
+        run.task.load_state_dict(state)
         run.epoch, run.status = int(state["epoch"]), state["status"]
         if run.status == "diverged" or run.epoch >= cfg.train.epochs:
             console.print(
@@ -292,24 +246,9 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     device = resolve_device(tc.device)
     model = build_model(cfg)  # before the data, so that a bad model config fails fast
 
-    parts = load_splits(cfg.data, run_dir=run_dir)
-    train_set, val_set = parts["train"], parts["val"]
-    group = cfg.data.group_column
-    if len(val_set) == 0:
-        raise DatasetError(f"{train_set.name}: the validation split is empty (data.val_fraction = {cfg.data.val_fraction})")
-    if val_set.frame[group].nunique() < 2:
-        raise DatasetError(f"{val_set.name}: the validation split has fewer than two groups in column {group!r}")
-    if len(train_set) < tc.batch_size:
-        raise ConfigError(f"train.batch_size: {tc.batch_size} is larger than the training split ({len(train_set)} images)")
-    labels, classes = class_labels(train_set)
-    meta = pd.DataFrame({"ids": np.arange(len(val_set)), "identity": val_set.frame["identity"].to_numpy()})
-    meta["group"] = val_set.frame[group].to_numpy()
-    if group != "group":
-        meta[group] = val_set.frame[group].to_numpy()
-    meta["path"] = val_set.frame["path"].to_numpy()
-    write_csv(run.layout.val_meta, meta)
-
-    head = build_head(cfg, int(model.embedding_dim), len(classes))
+    task = run.task
+    task.setup()
+    head = task.build_head(int(model.embedding_dim))
     model.to(device)
     head.to(device)
     if tc.channels_last:
@@ -319,7 +258,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     generator = torch.Generator()
     generator.manual_seed(tc.seed)
     loader = torch.utils.data.DataLoader(
-        FaceImageDataset(train_set, size=cfg.data.image_size),
+        task.train_dataset,
         batch_size=tc.batch_size,
         shuffle=True,
         drop_last=True,
@@ -350,7 +289,6 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
         forward, head, loss_fn, optimizer, device=device, precision=tc.precision,
         channels_last=tc.channels_last, grad_clip=tc.grad_clip,
     )  # fmt: skip
-    label_tensor = torch.from_numpy(labels)
     save = lambda: save_checkpoint(  # noqa: E731
         run.layout.checkpoint, run.checkpoint_state(model, head, optimizer, scheduler, generator, schedule_epochs, upe)
     )
@@ -372,7 +310,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
                 if tc.hflip > 0:
                     flip = torch.rand(len(images)) < tc.hflip
                     images = torch.where(flip[:, None, None, None], images.flip(3), images)
-                loss, finite = step(images, label_tensor[index])
+                loss, finite = step(images, task.targets(index))
                 if not bool(finite):
                     diverged = True
                     break
@@ -397,20 +335,14 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
         last = epoch == tc.epochs - 1
         if not diverged and (last or (epoch + 1) % tc.eval_every == 0):
             t1 = time.perf_counter()
-            scored = embed_and_score(
-                forward, val_set, group, image_size=cfg.data.image_size, device=device, precision=tc.precision,
-                batch_size=tc.eval_batch_size, num_workers=cfg.data.num_workers,
-            )  # fmt: skip
+            scored = task.evaluate(forward, epoch, device=device, last=last)
             if scored is None:
                 diverged = True
             else:
-                _, ranks, report = scored
-                result = report.to_dict()
-                record.update({k: result[k] for k in (*METRIC_NAMES, "groups")}, evaluated=True)
+                record.update(scored["record"], evaluated=True)
                 record["eval_seconds"] = time.perf_counter() - t1
-                run.ranks[RunLayout.rank_column(epoch)] = torch.from_numpy(ranks.rank_by_id.astype(np.int64))
-                run.metrics = {**result, "epoch": epoch, "status": "complete" if last else "running"}
-                run.final_report = report
+                run.metrics = scored["metrics"]
+                run.final_report = scored["report"]
         if diverged:
             record.update(diverged_metrics(epoch))
             record["status"] = "diverged"
