@@ -93,3 +93,17 @@ def test_without_callbacks_results_are_unchanged(tmp_path):
 def test_bad_callbacks(tmp_path, callbacks, message):
     with pytest.raises(ConfigError, match=message):
         train(_cfg(1), tmp_path / "run", progress=False, callbacks=callbacks)
+
+
+def test_run_recorded_before_new_config_keys_resumes(tmp_path):
+    """A checkpoint whose recorded config predates a key (data.synthetic.group_cues, data.heldout) still
+    resumes and extends: defaults of new keys are not a config change."""
+    from fairvision.train.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    first = train(_cfg(1), run, progress=False)
+    state = load_checkpoint(first.layout.checkpoint)
+    state["config"]["data"]["synthetic"].pop("group_cues")
+    state["config"]["data"].pop("heldout")
+    save_checkpoint(first.layout.checkpoint, state)
+    assert train(_cfg(2), run, progress=False).epochs_done == 2

@@ -203,8 +203,10 @@ def _comparable(cfg_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _continue_from_lower_budget(cfg, run_dir: Path) -> None:
-    """Seed ``run_dir`` with the checkpoint of the same config trained for fewer epochs, if any."""
+    """Seed ``run_dir`` with the checkpoint of the same config trained for fewer epochs, if any (configs
+    recorded by earlier versions are compared with the defaults of newer keys filled in)."""
     from fairvision.train import RunLayout
+    from fairvision.train.engine import normalized_config
 
     if RunLayout(run_dir).checkpoint.exists() or not run_dir.parent.is_dir():
         return
@@ -218,7 +220,8 @@ def _continue_from_lower_budget(cfg, run_dir: Path) -> None:
         except (OSError, yaml.YAMLError):
             continue
         epochs = int(data.get("train", {}).get("epochs", 0))
-        if epochs <= cfg.train.epochs and _comparable(data) == target and (best is None or epochs > best[0]):
+        if epochs <= cfg.train.epochs and _comparable(normalized_config(data)) == target and (
+                best is None or epochs > best[0]):
             best = (epochs, other.root)
     if best is not None:
         shutil.copytree(best[1], run_dir, dirs_exist_ok=True)

@@ -216,11 +216,20 @@ def train(
     return run.result()
 
 
+def normalized_config(recorded: dict) -> dict:
+    """A config recorded by an earlier version, with the defaults of keys added since filled in (so that
+    e.g. ``data.synthetic.group_cues: {}`` does not count as a change); as recorded if it no longer validates."""
+    try:
+        return RunConfig.from_dict(recorded, source="recorded config").to_dict()
+    except ConfigError:
+        return recorded
+
+
 def _check_resumable(state: dict, cfg: RunConfig, run_dir: Path) -> None:
     """ConfigError unless ``cfg`` may continue the checkpointed run: same config up to
     :data:`RESUMABLE_KEYS`, and ``train.epochs`` not below the epochs already done (nor, for a
     diverged run, ending before the epoch that diverged)."""
-    diff = _config_diff(state["config"], cfg.to_dict())
+    diff = _config_diff(normalized_config(state["config"]), cfg.to_dict())
     if diff:
         raise ConfigError(
             f"{run_dir} holds a run with a different config ({'; '.join(diff)}); "
