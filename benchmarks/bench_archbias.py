@@ -89,6 +89,9 @@ def train_one(job: tuple[str, int, int, str]) -> dict:
 
 def statistics(frame: pd.DataFrame) -> dict[str, float]:
     """ANOVA, ANCOVA (gap ~ Error + config), Spearman(val means, test means), untrained count."""
+    from fairvision._extras import require_extra
+
+    require_extra("stats")  # one line naming the pip command instead of an ImportError
     import statsmodels.formula.api as smf
     from scipy.stats import spearmanr
     from statsmodels.stats.anova import anova_lm
@@ -111,7 +114,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="runs/archbias")
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     args = p.parse_args()
     jobs = [(name, seed, args.epochs, args.out) for seed in range(args.seeds) for name in args.configs]
     train_one((args.configs[0], 0, args.epochs, args.out))  # generate the cached data once, first

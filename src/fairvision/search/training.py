@@ -49,8 +49,7 @@ _DIRECT = {"backbone": ("model", "name"), "head": ("head", "name"), "optimizer":
            "width": ("model", "width")}
 _LR_KEYS = ("lr_adam", "lr_sgd", "lr")
 _MODEL_OBJECTIVES = ("params", "flops", "latency")
-_TRAIN_METRICS = tuple(METRIC_NAMES)
-REPORTED = _TRAIN_METRICS + _MODEL_OBJECTIVES  # what a trial can report as an objective or constraint
+REPORTED = tuple(METRIC_NAMES) + _MODEL_OBJECTIVES  # what a trial can report as an objective or constraint
 
 
 def apply_search_config(base: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:

@@ -45,9 +45,9 @@ from fairvision.train.step import (
     seed_everything,
     seed_worker,
 )
-from fairvision.train.tasks import IdentificationTask, Task, diverged_metrics, embed_and_score
+from fairvision.train.tasks import IdentificationTask, Task, diverged_metrics
 
-__all__ = ["train", "embed_and_score", "diverged_metrics", "RESUMABLE_KEYS"]
+__all__ = ["train", "normalized_config", "RESUMABLE_KEYS"]
 
 #: Config keys that may change between runs on the same run folder (everything else must match).
 RESUMABLE_KEYS = frozenset(

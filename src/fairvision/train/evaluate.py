@@ -16,7 +16,7 @@ from fairvision.errors import ConfigError, DatasetError
 from fairvision.train.checkpoint import load_checkpoint
 from fairvision.train.config import DataConfig, RunConfig, load_data_config
 from fairvision.train.data import SPLITS, load_split
-from fairvision.train.engine import diverged_metrics, embed_and_score
+from fairvision.train.tasks import diverged_metrics, embed_and_score
 from fairvision.train.layout import RunLayout
 from fairvision.train.step import build_model, resolve_device
 
