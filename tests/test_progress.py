@@ -42,4 +42,6 @@ def test_unknown_total_and_transient():
     with progress(None, "embedding", console=console, transient=True) as bar:
         assert bar.enabled
         bar.advance(10)
+        task = bar._bar.tasks[0]
+        assert task.total is None and task.completed == 10 and bar._bar.live.transient
     assert out.getvalue()  # drew (then erased) a bar

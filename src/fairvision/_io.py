@@ -128,4 +128,3 @@ def jsonable(obj: Any) -> Any:
 
 
 #: Former private name (kept for existing imports).
-_jsonable = jsonable

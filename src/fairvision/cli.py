@@ -198,24 +198,10 @@ def _check_groups(groups, reference_group: str | None, where: str) -> None:
 
 
 def _resolve_device(name: str):
-    """A torch device for ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ConfigError naming the option."""
-    import re
+    """A torch device for ``--device`` (:func:`fairvision.train.step.resolve_device`, errors naming the flag)."""
+    from fairvision.train.step import resolve_device
 
-    import torch
-
-    from fairvision.errors import ConfigError
-
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(name)):
-        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, not {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device: {name} requested but no CUDA device is available (use cpu or auto)")
-        index = int(name.partition(":")[2] or 0)
-        if index >= torch.cuda.device_count():
-            raise ConfigError(f"--device: {name} requested but there are only {torch.cuda.device_count()} CUDA device(s)")
-    return torch.device(name)
+    return resolve_device(name, option="--device")
 
 
 def _whole_number(text: str) -> int:

@@ -87,6 +87,9 @@ def test_without_callbacks_results_are_unchanged(tmp_path):
     plain = train(_cfg(1), tmp_path / "a", progress=False)
     hooked = train(_cfg(1), tmp_path / "b", progress=False, callbacks=[Recorder()])
     assert plain.metrics["Error"] == hooked.metrics["Error"] and plain.metrics["groups"] == hooked.metrics["groups"]
+    assert plain.layout.ranks.read_bytes() == hooked.layout.ranks.read_bytes()
+    weights = [torch.load(r.layout.checkpoint, weights_only=False)["model"] for r in (plain, hooked)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 @pytest.mark.parametrize("callbacks, message", [([Recorder(), Recorder()], "unique"), (["x"], "not a fairvision")])

@@ -168,32 +168,39 @@ def make_splits(cfg: DataConfig, faces: FaceSet, *, test_faces: FaceSet | None =
         )
         if cfg.partition == "official":
             parts["test"] = test_faces if test_faces is not None else parts["test"]
-    for name in ("val", "test"):
-        if len(parts[name]):
-            parts[name] = _protocol(cfg, parts[name])
+    parts = _evaluation_protocol(cfg, parts)
     if len(parts["train"]) == 0:
         raise DatasetError(f"{faces.name}: the training split is empty")
     return parts
 
 
-def load_splits(cfg: DataConfig, *, run_dir: str | Path | None = None) -> dict[str, FaceSet]:
+def _evaluation_protocol(cfg: DataConfig, parts: dict[str, FaceSet]) -> dict[str, FaceSet]:
+    """``parts`` with the eval protocol applied to its non-empty val and test splits."""
+    return {name: _protocol(cfg, part) if name in ("val", "test") and len(part) else part
+            for name, part in parts.items()}
+
+
+def load_splits(cfg: DataConfig, *, run_dir: str | Path | None = None, only: str | None = None) -> dict[str, FaceSet]:
     """``train``/``val``/``test`` as training uses them. With ``data.heldout`` (generated kinds), train is
     the whole generated set and val/test split a second, separately generated set (identity-disjoint,
-    stratified by group, in the ratio val_fraction : test_fraction, eval protocol applied)."""
-    faces = load_faces(cfg, run_dir=run_dir)
+    stratified by group, in the ratio val_fraction : test_fraction, eval protocol applied).
+    ``only``: the one split the caller needs; data that cannot change it is not loaded (held-out val/test
+    without the training set, VGGFace2's ``test/`` folder only for test)."""
     if cfg.heldout is None:
+        faces = load_faces(cfg, run_dir=run_dir)
         test = None
-        if cfg.kind == "vggface2" and cfg.partition == "official":
+        if cfg.kind == "vggface2" and cfg.partition == "official" and only in (None, "test"):
             test = load_faces(cfg, run_dir=run_dir, which="test")
         return make_splits(cfg, faces, test_faces=test)
-    held = load_faces(cfg.heldout_config(), run_dir=run_dir, heldout=True)
-    total = cfg.val_fraction + cfg.test_fraction
-    parts = split_identities(held, fractions=(cfg.val_fraction / total, cfg.test_fraction / total),
-                             names=("val", "test"), stratify=cfg.group_column, seed=cfg.split_seed)
-    out = {"train": faces}
-    for name in ("val", "test"):
-        out[name] = _protocol(cfg, parts[name]) if len(parts[name]) else parts[name]
-    return out
+    out: dict[str, FaceSet] = {}
+    if only in (None, "train"):
+        out["train"] = load_faces(cfg, run_dir=run_dir)
+    if only != "train":
+        held = load_faces(cfg.heldout_config(), run_dir=run_dir, heldout=True)
+        total = cfg.val_fraction + cfg.test_fraction
+        out.update(split_identities(held, fractions=(cfg.val_fraction / total, cfg.test_fraction / total),
+                                    names=("val", "test"), stratify=cfg.group_column, seed=cfg.split_seed))
+    return _evaluation_protocol(cfg, out)
 
 
 def load_split(cfg: DataConfig, split: str, *, run_dir: str | Path | None = None) -> FaceSet:
@@ -202,7 +209,7 @@ def load_split(cfg: DataConfig, split: str, *, run_dir: str | Path | None = None
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     if split == "all":
         return _protocol(cfg, load_faces(cfg, run_dir=run_dir))
-    out = load_splits(cfg, run_dir=run_dir)[split]
+    out = load_splits(cfg, run_dir=run_dir, only=split)[split]
     if len(out) == 0:
         raise DatasetError(f"the {split!r} split of {out.name!r} is empty (data.{split}_fraction is 0?)")
     return out

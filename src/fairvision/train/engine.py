@@ -101,7 +101,7 @@ class _Run:
     def write_outputs(self) -> None:
         """Rewrite history.jsonl, the task's files (ranks_val.csv) and metrics.json from the in-memory
         (checkpointed) state."""
-        text = "".join(json.dumps(_clean(r), allow_nan=False) + "\n" for r in self.history)
+        text = "".join(json.dumps(jsonable(r), allow_nan=False) + "\n" for r in self.history)
         atomic_write(self.layout.history, lambda p: p.write_text(text))
         self.task.write_outputs()
         if self.metrics is not None:
@@ -131,11 +131,6 @@ class _Run:
             "metrics": self.metrics,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
         }
-
-
-def _clean(obj):
-    """NaN/inf -> None for strict JSON (the shared helper, :func:`fairvision._io.jsonable`)."""
-    return jsonable(obj)
 
 
 def train(

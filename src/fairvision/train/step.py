@@ -37,14 +37,19 @@ __all__ = [
 ]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> ``cuda`` if available, else ``cpu``; ``cuda`` without a GPU is a ConfigError."""
+def resolve_device(name: str, *, option: str = "train.device") -> torch.device:
+    """``auto`` -> ``cuda`` if available, else ``cpu``; a malformed name, ``cuda`` without a GPU or a GPU
+    index that does not exist is a ConfigError naming ``option`` (the config key or command-line flag)."""
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(name)):
-        raise ConfigError(f'device must be "auto", "cpu", "cuda" or "cuda:N", not {name!r}')
+        raise ConfigError(f"{option} must be auto, cpu, cuda or cuda:N, not {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but no CUDA device is available (use auto or cpu)")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{option}: {name} requested but no CUDA device is available (use cpu or auto)")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"{option}: {name} requested but there are only {torch.cuda.device_count()} CUDA device(s)")
     return torch.device(name)
 
 

@@ -135,6 +135,13 @@ class GroupCues(BaseModel):
     texture: float = Field(0.0, ge=0.0, le=0.5)
     chroma: float = Field(0.0, ge=0.0, le=0.2)
 
+    @property
+    def hidden_traits(self) -> tuple[int, ...]:
+        """Indices of the trait z-scores outside ``region`` (none for ``"all"``)."""
+        if self.region == "all":
+            return ()
+        return SKIN_TRAITS + (LOWER_TRAITS if self.region == "upper" else UPPER_TRAITS)
+
 
 class SyntheticFacesConfig(BaseModel):
     """Everything that determines a synthetic face set (with ``seed``, byte for byte).

@@ -14,12 +14,9 @@ from fairvision.data.synthetic.config import (
     HAIR_COLOURS,
     IDENTITY_ATTRIBUTES,
     IMAGE_ATTRIBUTES,
-    LOWER_TRAITS,
     NZ,
-    SKIN_TRAITS,
     TONE,
     TRAIT_SPREAD,
-    UPPER_TRAITS,
     SyntheticFacesConfig,
 )
 
@@ -118,9 +115,8 @@ def _sample(cfg: SyntheticFacesConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict
     z = rid.standard_normal((n, n_traits)) * (TRAIT_SPREAD * shrink)[:, None]
     cue_table = [cfg.cues(g) for g in groups]
     for gi, cue in enumerate(cue_table):  # traits outside a group's cue region sit at its mean
-        if cue.region != "all":
-            hidden = SKIN_TRAITS + (LOWER_TRAITS if cue.region == "upper" else UPPER_TRAITS)
-            z[np.ix_(gidx == gi, hidden)] = 0.0
+        if cue.hidden_traits:
+            z[np.ix_(gidx == gi, cue.hidden_traits)] = 0.0
     # traits are computed per image: identical for the images of an identity, except the traits a
     # group's ``jitter`` redraws on every image
     N = n * k
@@ -256,9 +252,9 @@ def _jitter(z: np.ndarray, cues: list, gidx: np.ndarray, rng: np.random.Generato
     are redrawn on every image (sd ``jitter * TRAIT_SPREAD``): they look like identity traits but
     carry none."""
     for gi, cue in enumerate(cues):
-        if cue.jitter > 0 and cue.region != "all":
+        if cue.jitter > 0 and cue.hidden_traits:
             rows = np.flatnonzero(gidx == gi)
-            hidden = SKIN_TRAITS + (LOWER_TRAITS if cue.region == "upper" else UPPER_TRAITS)
+            hidden = cue.hidden_traits
             z[np.ix_(rows, hidden)] = cue.jitter * TRAIT_SPREAD * rng.standard_normal((len(rows), len(hidden)))
     return z
 

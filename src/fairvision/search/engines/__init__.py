@@ -49,7 +49,10 @@ def __getattr__(name: str):  # SmacEngine imports smac (~2 s) only when used
 
 def engine_options(name: str) -> list[str] | None:
     """Option names engine ``name`` accepts (None: any, passed on to a library, e.g. optuna's sampler)."""
-    cls, implied = ENGINES.get(name)()
+    return _options_of(*ENGINES.get(name)())
+
+
+def _options_of(cls: type[Engine], implied: dict[str, Any]) -> list[str] | None:
     params = inspect.signature(cls.__init__).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()) and cls.accepts_any_option:
         return None
@@ -74,7 +77,7 @@ def create_engine(
     """Build a search engine; ``options`` go to the engine (e.g. ``eta`` for smac, ``sampler`` and
     sampler arguments for optuna). An option the engine does not know is a ConfigError."""
     cls, implied = ENGINES.get(name)()
-    known = engine_options(name)
+    known = _options_of(cls, implied)
     unknown = [k for k in options if known is not None and k not in known]
     if unknown:
         raise ConfigError(f"{ENGINES.canonical(name)} engine: unknown option {unknown[0]!r}; "
