@@ -2,7 +2,9 @@
 
 A :class:`Callback` overrides the hooks it needs; :func:`fairvision.train.train` calls them in this order::
 
-    on_fit_start(ctx)                         model, head and optimizer built; a resumed run restored
+    on_modules_built(ctx)                     model, head, optimizer built (a new run's train.init_from
+                                              weights loaded); a resumed run's weights not loaded yet
+    on_fit_start(ctx)                         a resumed run restored
     for each epoch left:
         on_epoch_start(ctx, epoch)
         for each batch: (step) -> on_after_optimizer_step(ctx, epoch, step)   (only after finite steps)
@@ -12,8 +14,10 @@ A :class:`Callback` overrides the hooks it needs; :func:`fairvision.train.train`
 
 Resume and budget extension stay in the engine: a callback's :meth:`Callback.state_dict` is saved in every
 checkpoint under :attr:`Callback.name` and handed back to :meth:`Callback.load_state_dict` before
-``on_fit_start`` of a resumed run, so a callback continues exactly where it was (a pruning mask, a schedule
-position). Names must be unique within a run.
+``on_modules_built`` of a resumed run, so a callback continues exactly where it was (a pruning mask, a schedule
+position). ``on_modules_built`` is where a callback re-parametrises modules (e.g. ``torch.nn.utils.prune``
+adds ``weight_orig``/``weight_mask``) so that the checkpoint's state dicts load into them. Names must be unique
+within a run.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class Callback:
     def name(self) -> str:
         """Key of this callback's state in the checkpoint (default: the class name)."""
         return type(self).__name__
+
+    def on_modules_built(self, ctx: FitContext) -> None:
+        """After model, head and optimizer are built (a new run: with ``train.init_from``'s weights loaded; on
+        resume: after :meth:`load_state_dict`, before the checkpoint's weights are loaded into them)."""
 
     def on_fit_start(self, ctx: FitContext) -> None:
         """Before the first epoch left to train (after a resumed run is restored)."""

@@ -23,7 +23,7 @@ import torch
 from fairvision._io import atomic_write
 from fairvision.errors import ConfigError
 
-__all__ = ["FORMAT", "capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "capture_rng", "restore_rng", "save_checkpoint", "load_checkpoint", "dense_state_dict", "load_initial_weights"]
 
 FORMAT = "fairvision-train-checkpoint/1"
 
@@ -80,3 +80,35 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ConfigError(f"{path}: not a fairvision training checkpoint")
     return state
+
+
+def dense_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with ``torch.nn.utils.prune`` re-parametrisations folded: ``X_orig`` and ``X_mask``
+    become ``X = X_orig * X_mask`` (pruned weights are exact zeros), so it loads into an unpruned module."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.endswith("_mask") and key[: -len("_mask")] + "_orig" in state:
+            continue
+        if key.endswith("_orig") and key[: -len("_orig")] + "_mask" in state:
+            base = key[: -len("_orig")]
+            out[base] = value * state[base + "_mask"].to(value.dtype)
+        else:
+            out[key] = value
+    return out
+
+
+def load_initial_weights(source: str | Path, model: torch.nn.Module, head: torch.nn.Module) -> None:
+    """Load model and head weights of the run folder (or checkpoint file) ``source`` into new modules
+    (``train.init_from``: fine-tuning, post-training pruning); masks of a pruned run are folded in.
+    ConfigError if it is not a checkpoint or its shapes differ from this run's modules."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    for name, module in (("model", model), ("head", head)):
+        try:
+            module.load_state_dict(dense_state_dict(state[name]))
+        except (RuntimeError, KeyError) as exc:
+            first = str(exc).strip().splitlines()
+            raise ConfigError(f"train.init_from: the {name} in {path} does not fit this run's {name} "
+                              f"({first[-1].strip() if first else exc})") from None

@@ -242,6 +242,10 @@ class TrainSettings(_Section):
     deterministic: bool = True
     hflip: float = Field(0.5, ge=0.0, le=1.0, description="probability of a horizontal flip of a training image")
     eval_batch_size: int = Field(256, ge=1)
+    init_from: str | None = Field(
+        None, description="a run folder or checkpoint.pt whose model and head weights start this run (fine-tuning, "
+        "post-training pruning; masks of a pruned run are folded in)"
+    )
 
     @field_validator("device")
     @classmethod

@@ -30,7 +30,13 @@ from fairvision.errors import ConfigError
 from fairvision.metrics import METRIC_NAMES, FairnessReport
 from fairvision.models import create_loss
 from fairvision.train.callbacks import Callback, FitContext, check_callbacks
-from fairvision.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from fairvision.train.checkpoint import (
+    capture_rng,
+    load_checkpoint,
+    load_initial_weights,
+    restore_rng,
+    save_checkpoint,
+)
 from fairvision.train.config import RunConfig, load_run_config
 from fairvision.train.layout import RunLayout
 from fairvision.train.report import Reporter
@@ -274,19 +280,25 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     )
     upe = len(loader)
     scheduler = build_scheduler(cfg.optim, optimizer, schedule_epochs=schedule_epochs, updates_per_epoch=upe)
+    ctx = FitContext(cfg=cfg, model=model, head=head, optimizer=optimizer, device=device, run_dir=run_dir)
+    if state is None and tc.init_from:
+        load_initial_weights(tc.init_from, model, head)
     if state is not None:
         if int(state["updates_per_epoch"]) != upe:
             raise ConfigError(f"{run_dir}: the checkpoint has {state['updates_per_epoch']} updates per epoch, now {upe}")
+        saved = state.get("callbacks") or {}
+        for cb in run.callbacks:
+            if cb.name in saved:
+                cb.load_state_dict(saved[cb.name])
+    for cb in run.callbacks:
+        cb.on_modules_built(ctx)
+    if state is not None:
         model.load_state_dict(state["model"])
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
         # the scheduler is not restored: its lr is a pure function of the update count and
         # schedule_epochs, which may have changed (budget extension, see train())
         restore_rng(state["rng"], generator)
-        saved = state.get("callbacks") or {}
-        for cb in run.callbacks:
-            if cb.name in saved:
-                cb.load_state_dict(saved[cb.name])
         console.print(f"resuming {run_dir} after epoch {run.epoch - 1} ({run.epoch} of {tc.epochs} done)")
     forward = torch.compile(model) if tc.compile else model
     step = TrainStep(
@@ -297,7 +309,6 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
         run.layout.checkpoint, run.checkpoint_state(model, head, optimizer, scheduler, generator, schedule_epochs, upe)
     )
 
-    ctx = FitContext(cfg=cfg, model=model, head=head, optimizer=optimizer, device=device, run_dir=run_dir)
     for cb in run.callbacks:
         cb.on_fit_start(ctx)
     for epoch in range(run.epoch, tc.epochs):
