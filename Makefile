@@ -16,7 +16,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(PY) pyproject.toml constraints.txt
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,search,stats]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,search,stats,prune]'
 	touch $(STAMP)
 
 demo: install

@@ -12,7 +12,8 @@ import pytest
 
 from fairvision.cli import build_parser, main
 
-COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "search", "trials", "pareto", "retrain"]
+COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "attribute-bias", "prune-study", "search",
+            "trials", "pareto", "retrain"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

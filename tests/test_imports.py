@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Shared foundations: they import nothing else of fairvision.
 BASE = {"fairvision", "errors", "registry", "config", "_io", "_compat", "_extras", "_progress"}
-#: What each part of the package may import (besides itself): data -> models -> train -> search,
+#: What each part of the package may import (besides itself): data -> models -> train -> search -> prune,
 #: report (tables and figures of metrics) under train; demo and the CLI on top.
 ALLOWED = {
     **{name: BASE for name in BASE},
@@ -31,8 +31,11 @@ ALLOWED = {
     "report": BASE | {"metrics"},
     "train": BASE | {"data", "metrics", "models", "report"},
     "search": BASE | {"data", "metrics", "models", "report", "train"},
-    "demo": BASE | {"data", "metrics", "models", "report", "train"},
-    "cli": BASE | {"data", "metrics", "models", "report", "train", "search", "demo"},
+    # pruning plugs into training (fairvision.train.plugins imports it by name, like an entry point);
+    # its sparsity sweeps run on the search driver
+    "prune": BASE | {"data", "metrics", "models", "report", "train", "search"},
+    "demo": BASE | {"data", "metrics", "models", "report", "train", "search", "prune"},
+    "cli": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "demo"},
 }
 #: Optional dependencies of the ``search`` extra (pip install 'fairvision[search]').
 SEARCH_EXTRA = ("smac", "ConfigSpace", "optuna", "dask", "distributed", "sqlalchemy", "scipy")

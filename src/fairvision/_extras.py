@@ -18,6 +18,7 @@ __all__ = ["EXTRAS", "MissingExtraError", "require_extra"]
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "search": ("the search", ("smac", "ConfigSpace", "optuna", "dask", "distributed", "sqlalchemy", "scipy", "psutil")),
     "stats": ("statistics over seeds", ("statsmodels", "scipy")),
+    "prune": ("structured channel pruning", ("torch_pruning",)),
 }
 
 

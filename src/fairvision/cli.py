@@ -148,7 +148,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = load_run_config(args.config, args.set or ())
     result = train(config, args.out, progress=not args.quiet, console=Console(quiet=args.quiet))
     error, run = result.error, result.layout
-    files = ", ".join(p.name for p in (run.metrics, run.history, run.ranks, run.checkpoint))
+    task_files = (run.logits("test"), run.logits("val")) if config.task.name == "attribute" else (run.ranks,)
+    files = ", ".join(p.name for p in (run.metrics, run.history, *task_files, run.checkpoint))
     print(
         f"{args.out}: status {result.status}, epoch {result.metrics['epoch']}, "
         f"Error {'n/a' if error is None else f'{error:.4f}'} ({files})"
@@ -179,6 +180,121 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     elif result["status"] == "diverged":
         print(f"{args.source}: the run diverged; Error = 1 by convention")
     return 0
+
+
+def _cmd_attribute_bias(args: argparse.Namespace) -> int:
+    from fairvision._io import jsonable
+    from fairvision.data import load_celeba_annotations
+    from fairvision.errors import ConfigError, DatasetError
+    from fairvision.metrics import DEFAULT_PROTECTED, attribute_bias_report, read_logits
+
+    recalibrate = args.threshold != "default"
+    if not recalibrate and args.val_logits is not None:
+        raise ConfigError("--val-logits is used only to recalibrate thresholds: add --threshold recalibrated "
+                          "or --threshold recalibrated_per_group")
+    if recalibrate and args.val_logits is None:
+        raise ConfigError(f"--threshold {args.threshold} sets thresholds on the val partition: "
+                          "give its logits with --val-logits VAL.txt")
+    notes = load_celeba_annotations(args.celeba)
+    names = list(notes.attributes)
+    if args.protected is None:
+        protected = [p for p in DEFAULT_PROTECTED if p in names]
+    else:
+        protected = [p.strip() for p in args.protected.split(",") if p.strip()]
+        unknown = [p for p in protected if p not in names]
+        if unknown:
+            raise ConfigError(f"--protected: {unknown[0]!r} is not an attribute of {notes.attr_file} "
+                              f"(attributes: {', '.join(names)})")
+    if not protected:
+        raise ConfigError(f"no protected attribute: name some of {notes.attr_file}'s with --protected A,B")
+
+    def rows_of(split: str, flag: str, path: str | None = None):
+        n = int(notes.mask(split).sum())
+        if n == 0:
+            raise DatasetError(f"the {split} partition of {notes.partition_file} has no images, needed for {flag}")
+        if path is None:
+            return notes.split_labels(split)
+        logits = read_logits(path, n_cols=len(names))
+        if len(logits) != n:
+            raise DatasetError(f"{path}: {len(logits)} rows of logits, but the {split} partition of "
+                               f"{notes.partition_file} has {n} images: {flag} needs one row per {split} image, "
+                               "in file order")
+        return logits
+
+    logits = rows_of(args.split, "--logits", args.logits)
+    val_logits = rows_of("val", "--val-logits", args.val_logits) if recalibrate else None
+    try:
+        report = attribute_bias_report(
+            logits,
+            rows_of(args.split, "--logits"),
+            attributes=names,
+            train_labels=rows_of("train", "the training rates"),
+            protected=protected,
+            policy=args.threshold,
+            val_logits=val_logits,
+            val_labels=rows_of("val", "--val-logits") if recalibrate else None,
+        )
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
+    if args.json:
+        print(json.dumps(jsonable(report.to_dict()), indent=2, allow_nan=False))
+    else:
+        title = f"{Path(args.logits).name}: {args.split} split, {args.threshold} thresholds"
+        _print_attribute_bias(report, title=title)
+    return 0
+
+
+def _print_attribute_bias(report, *, title: str) -> None:
+    """Rich tables of an AttributeBiasReport (80 columns wide): per-attribute metrics, then per protected attribute."""
+    import math
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    def fmt(x) -> str:
+        x = float(x)
+        return "n/a" if math.isnan(x) else f"{x:+g}" if math.isinf(x) else f"{x:.3f}"
+
+    short = {"threshold": "t", "threshold_0": "t(0)", "threshold_1": "t(1)", "accuracy": "acc", "auc": "AUC",
+             "positive_rate": "pos", "uncertainty": "unc", "ece": "ECE", "interdependence_r2": "R²",
+             "rare_value_ratio": "rare", "bias_amplification": "BA", "fpr_gap": "ΔFPR", "fnr_gap": "ΔFNR"}
+    meaning = {"threshold": "threshold", "accuracy": "accuracy", "positive_rate": "predicted-positive rate",
+               "uncertainty": "share with |p - 0.5| < 0.4", "interdependence_r2": "interdependence",
+               "rare_value_ratio": "rare-value ratio", "bias_amplification": "bias amplification"}
+
+    def table_of(rows, columns, title, note="", reasons=None) -> Table:
+        legend = ", ".join(f"{short[c]} {meaning[c]}" for c in columns if c in meaning)
+        table = Table(title=title, caption="; ".join(x for x in (note, legend) if x), box=box.SIMPLE_HEAD,
+                      pad_edge=False, collapse_padding=True)
+        table.add_column("attribute", no_wrap=True, min_width=max(len(a) for a in rows["attribute"]))
+        cells = {c: [fmt(x) for x in rows[c]] for c in columns}
+        for col in columns:
+            table.add_column(short[col], justify="right", no_wrap=True, min_width=max(map(len, cells[col])))
+        if reasons is not None:
+            table.add_column("skipped because", overflow="fold")
+        for i, name in enumerate(rows["attribute"]):
+            extra = [] if reasons is None else [reasons.get(name) or ""]
+            table.add_row(name, *[cells[c][i] for c in columns], *extra)
+        return table
+
+    console = Console()
+    summary = report.summary()
+    thresholded = ["accuracy", "positive_rate", "interdependence_r2", "rare_value_ratio"]
+    first = summary[summary["protected"] == report.protected[0]]
+    columns = ["auc", "uncertainty", "ece"]
+    if not report.per_group:
+        columns = ["threshold", "accuracy", "auc", "positive_rate", "uncertainty", "ece", *thresholded[2:]]
+    console.print(table_of(first, columns, title))
+    for g in report.protected:
+        rows = summary[summary["protected"] == g]
+        if report.per_group:
+            console.print(table_of(rows, ["threshold_0", "threshold_1", *thresholded],
+                                   f"thresholds by group of {g}", f"t(0), t(1) thresholds where {g}=0, {g}=1"))
+        bias = report.bias[report.bias["protected"] == g]
+        reasons = {a: r for a, r in zip(bias["attribute"], bias["skip_reason"]) if isinstance(r, str)}
+        console.print(table_of(rows[rows["attribute"] != g], ["bias_amplification", "fpr_gap", "fnr_gap"],
+                               f"bias with respect to {g}", f"gaps: {g}=1 minus {g}=0", reasons))
 
 
 def _check_groups(groups, reference_group: str | None, where: str) -> None:
@@ -247,6 +363,19 @@ def _cmd_search(args: argparse.Namespace) -> int:
     counts = trials["status"].value_counts().to_dict()
     print(f"{args.store}: study {cfg.study!r}: {len(trials)} trials ({counts}); "
           f"see `fairvision pareto {args.store}`")
+    return 0
+
+
+def _cmd_prune_study(args: argparse.Namespace) -> int:
+    from fairvision.prune.study import load_study_config, run_prune_study
+
+    cfg = load_study_config(args.config)
+    summary = run_prune_study(cfg, args.out, workers=args.workers, dask_scheduler=args.dask_scheduler,
+                              progress=not args.quiet)
+    out = Path(args.out)
+    files = [p.name for p in (out / "summary.csv", out / "summary_by_level.csv", out / "curves.png") if p.exists()]
+    print(f"{out}: {summary[['requested', 'seed']].drop_duplicates().shape[0]} runs summarised "
+          f"({', '.join(files)}); runs in {out / 'runs'}, trials in {out / 'study.db'}")
     return 0
 
 
@@ -449,6 +578,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="embedding batch size (default: the run's eval_batch_size)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "attribute-bias",
+        help="attribute bias metrics of saved CelebA logits (Iofinova et al., CVPR 2023)",
+        description="Accuracy, AUC, calibration, interdependence, bias amplification and FPR/FNR gaps of a 40-attribute "
+        "CelebA classifier's saved logits, labels and training rates from the CelebA annotation files.",
+    )
+    p.add_argument("--logits", required=True, metavar="TEST.txt", help="np.savetxt file: one row per image of --split "
+                   "(file order), one column per attribute of list_attr_celeba.txt")
+    p.add_argument("--celeba", required=True, metavar="ROOT", help="folder with list_attr_celeba.txt and "
+                   "list_eval_partition.txt (or Anno/, Eval/); no images needed")
+    p.add_argument("--val-logits", metavar="VAL.txt", help="logits of the val partition (the recalibrated thresholds)")
+    p.add_argument("--protected", metavar="A,B,...", help="protected attributes, comma-separated "
+                   "(default Male,Young,Chubby,Pale_Skin)")
+    p.add_argument("--threshold", choices=["default", "recalibrated", "recalibrated_per_group"], default="default",
+                   help="default: logit > 0; recalibrated: per attribute from --val-logits; recalibrated_per_group: "
+                   "per attribute and protected group from --val-logits")
+    p.add_argument("--split", choices=["test", "val"], default="test", help="partition --logits holds (default test)")
+    p.add_argument("--json", action="store_true", help='print {"attributes", "bias_amplification", "fpr_gap", '
+                   '"fnr_gap", "thresholds"} (NaN as null)')
+    p.set_defaults(func=_cmd_attribute_bias)
+
+    p = sub.add_parser(
+        "prune-study",
+        help="sparsity sweep: dense + pruned models x seeds, bias metrics per level (resumable)",
+        description="Train dense and pruned models at several sparsities and seeds (the grid runs on the search "
+        "driver: re-running continues, nothing completed is retrained), then write DIR/summary.csv, "
+        "DIR/summary_by_level.csv and DIR/curves.png.",
+    )
+    p.add_argument("config", help="study YAML (see configs/prune-synthetic-tiny.yaml)")
+    p.add_argument("--out", required=True, metavar="DIR", help="study folder (runs/, study.db, summary files)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
+    p.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (runs on a shared file system)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_prune_study)
+
     p = sub.add_parser("search", help="multi-objective, multi-fidelity architecture + hyperparameter search (resumable)")
     p.add_argument("config", help="search YAML (see configs/search-synthetic.yaml)")
     p.add_argument("--store", required=True, help="trial store: a SQLite file path or an SQLAlchemy URL")
@@ -498,7 +663,7 @@ def _fix_hash_seed(args: argparse.Namespace) -> None:
     """SMAC's proposals depend on Python's string hashing; a search (and its exact resume) is
     reproducible only with a fixed ``PYTHONHASHSEED``. When the command line runs ``search`` without
     one, re-run this process with ``PYTHONHASHSEED=0`` (set it yourself to choose another)."""
-    if args.command == "search" and os.environ.get("PYTHONHASHSEED") is None and not sys.flags.ignore_environment:
+    if args.command in ("search", "prune-study") and os.environ.get("PYTHONHASHSEED") is None and not sys.flags.ignore_environment:
         os.environ["PYTHONHASHSEED"] = "0"
         # the same interpreter flags and script (sys.orig_argv), so module lookup is exactly as now
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])

@@ -61,3 +61,33 @@ def tiny(data_cache):
         return cfg
 
     return make
+
+
+#: Attribute classification on the same tiny faces: ResNet18 at 1/8 width, no embedding layer, a linear head.
+ATTRIBUTE = {
+    "task": {"name": "attribute"},
+    "data": {**TINY["data"], "val_fraction": 0.25, "test_fraction": 0.25},
+    "model": {"name": "resnet18", "kwargs": {"embedding": False, "channels": [8, 16, 32, 64], "stem_width": 8}},
+    "head": {"name": "Linear"},
+    "loss": {"name": "bce"},
+    "optim": {"name": "Adam", "lr": 0.003, "weight_decay": 0.0},
+    "train": {"epochs": 2, "batch_size": 16, "seed": 0, "device": "cpu"},
+}
+
+
+@pytest.fixture
+def attribute_cfg(data_cache):
+    """A function returning a copy of the tiny attribute config dict, with ``key__path=value`` changes applied."""
+
+    def make(**changes) -> dict:
+        cfg = copy.deepcopy(ATTRIBUTE)
+        cfg["data"]["root"] = str(data_cache)
+        for path, value in changes.items():
+            node = cfg
+            keys = path.split("__")
+            for key in keys[:-1]:
+                node = node.setdefault(key, {})
+            node[keys[-1]] = value
+        return cfg
+
+    return make

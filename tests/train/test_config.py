@@ -12,7 +12,8 @@ from fairvision.train.data import expand_path
 
 from .conftest import CONFIGS, TINY
 
-SHIPPED = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith("search-"))  # search configs: tests/search
+# search and prune-study configs are tested in tests/search and tests/prune
+SHIPPED = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith(("search-", "prune-")))
 
 
 def write(tmp_path, data, name="run.yaml"):

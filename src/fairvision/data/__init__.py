@@ -2,7 +2,7 @@
 
 from fairvision.data._faceset import FaceSet
 from fairvision.data.images import check_images, load_image
-from fairvision.data.celeba import load_celeba
+from fairvision.data.celeba import CelebAAnnotations, load_celeba, load_celeba_annotations
 from fairvision.data.folders import load_identity_folders, load_rfw
 from fairvision.data.kinds import DATA_KINDS, DataKind
 from fairvision.data.protocol import frnas_eval_split, split_identities
@@ -11,6 +11,7 @@ from fairvision.data.torch_dataset import FaceImageDataset
 from fairvision.data.vggface2 import load_vggface2
 
 __all__ = [
+    "CelebAAnnotations",
     "DATA_KINDS",
     "DataKind",
     "FaceImageDataset",
@@ -18,6 +19,7 @@ __all__ = [
     "check_images",
     "load_image",
     "load_celeba",
+    "load_celeba_annotations",
     "load_vggface2",
     "load_identity_folders",
     "load_rfw",

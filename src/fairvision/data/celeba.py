@@ -12,11 +12,14 @@ The annotation files may also sit in ``root/Anno`` and ``root/Eval`` and the
 images in ``root/Img/img_align_celeba``, as in the Google Drive release.
 All three annotation files are cross-checked, because a silently dropped or
 mislabelled image would bias every per-group metric computed later.
+:func:`load_celeba_annotations` reads only the attribute and partition files
+(labels for scoring saved logits: no images needed).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +31,7 @@ from fairvision.data.folders import _finish, _is_image_name, _root, _validate_po
 from fairvision.data.images import OnBadImage
 from fairvision.errors import DatasetError
 
-__all__ = ["load_celeba", "CELEBA_PARTITIONS"]
+__all__ = ["load_celeba", "load_celeba_annotations", "CelebAAnnotations", "CELEBA_PARTITIONS"]
 
 #: Code in list_eval_partition.txt -> partition name.
 CELEBA_PARTITIONS = {"0": "train", "1": "val", "2": "test"}
@@ -154,6 +157,13 @@ def _cross_check(
             )
 
 
+def _check_partition_codes(partition: dict[str, str], line_of: dict[str, int], path: Path) -> None:
+    """DatasetError naming the line of the first partition code other than 0, 1 or 2."""
+    for image, code in partition.items():
+        if code not in CELEBA_PARTITIONS:
+            raise DatasetError(f"{path}, line {line_of[image]}: partition of {image!r} is {code!r}, expected 0, 1 or 2")
+
+
 def load_celeba(
     root: str | os.PathLike,
     *,
@@ -184,11 +194,7 @@ def load_celeba(
     names, images, matrix, attr_lines = _read_attributes(attr_path)
     identity, id_lines = _read_pairs(id_path, "identity")
     partition, part_lines = _read_pairs(part_path, "partition")
-    for image, code in partition.items():
-        if code not in CELEBA_PARTITIONS:
-            raise DatasetError(
-                f"{part_path}, line {part_lines[image]}: partition of {image!r} is {code!r}, expected 0, 1 or 2"
-            )
+    _check_partition_codes(partition, part_lines, part_path)
     _cross_check(images, attr_lines, attr_path, [(id_path, id_lines), (part_path, part_lines)])
 
     folder = str(image_dir)
@@ -204,3 +210,61 @@ def load_celeba(
         frame = frame.loc[frame["partition"] == split]
     name = "celeba" if split == "all" else f"celeba-{split}"
     return _finish(frame, name=name, on_bad_image=on_bad_image, check_images=check_images)
+
+
+#: Partition name -> code in list_eval_partition.txt.
+_PARTITION_CODES = {name: int(code) for code, name in CELEBA_PARTITIONS.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class CelebAAnnotations:
+    """CelebA's attribute labels and partitions, rows in the order of list_attr_celeba.txt.
+
+    ``labels`` is an int8 0/1 matrix (images x attributes; -1 became 0) with
+    columns in the file's attribute order; ``partition`` holds the codes of
+    list_eval_partition.txt (0 train, 1 val, 2 test).
+    """
+
+    attributes: tuple[str, ...]
+    images: np.ndarray
+    labels: np.ndarray
+    partition: np.ndarray
+    attr_file: Path
+    partition_file: Path
+
+    def mask(self, split: Literal["train", "val", "test"]) -> np.ndarray:
+        """Boolean mask of the rows of one partition."""
+        if split not in _PARTITION_CODES:
+            raise ValueError(f"split must be 'train', 'val' or 'test', not {split!r}")
+        return self.partition == _PARTITION_CODES[split]
+
+    def split_labels(self, split: Literal["train", "val", "test"]) -> np.ndarray:
+        """The 0/1 labels of one partition, rows in file order (the row order of that partition's logits)."""
+        return self.labels[self.mask(split)]
+
+
+def load_celeba_annotations(root: str | os.PathLike) -> CelebAAnnotations:
+    """CelebA labels and partitions from list_attr_celeba.txt and list_eval_partition.txt alone.
+
+    No image folder or identity file is needed (scoring saved logits does
+    not).  The files may sit in ``root`` or in ``root/Anno`` / ``root/Eval``.
+    Both files must list the same images; malformed lines raise DatasetError
+    naming the file and line, as :func:`load_celeba` does.
+    """
+    base = _root(root)
+    if not base.is_dir():
+        raise DatasetError(f"{base}: CelebA root folder not found")
+    attr_path = _find(base, ATTR_FILE, ("Anno",))
+    part_path = _find(base, PARTITION_FILE, ("Eval", "Anno"))
+    names, images, matrix, attr_lines = _read_attributes(attr_path)
+    partition, part_lines = _read_pairs(part_path, "partition")
+    _check_partition_codes(partition, part_lines, part_path)
+    _cross_check(images, attr_lines, attr_path, [(part_path, part_lines)])
+    return CelebAAnnotations(
+        attributes=tuple(names),
+        images=np.array(images, dtype=object),
+        labels=matrix.astype(np.int8),
+        partition=np.array([int(partition[im]) for im in images], dtype=np.int8),
+        attr_file=attr_path,
+        partition_file=part_path,
+    )

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import pandas as pd
+
 from fairvision.data._faceset import FaceSet
 from fairvision.data.celeba import load_celeba
 from fairvision.data.folders import load_identity_folders, load_rfw
 from fairvision.data.vggface2 import load_vggface2
+from fairvision.errors import DatasetError
 from fairvision.registry import Registry
 
 __all__ = ["DATA_KINDS", "DataKind", "Loader"]
@@ -51,7 +54,21 @@ DATA_KINDS: Registry[DataKind] = Registry("data kind")
 
 
 def _synthetic(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:
-    return load_identity_folders(root / "images", demographics=root / "demographics.csv", name="synthetic")
+    faces = load_identity_folders(root / "images", demographics=root / "demographics.csv", name="synthetic")
+    per_image = root / "attributes.csv"
+    if not per_image.is_file():
+        return faces
+    # the per-image CelebA-named attributes (Smiling, Eyeglasses, ...), joined by path in the set's order
+    table = pd.read_csv(per_image)
+    table.index = [str(root / p) for p in table["path"]]
+    extra = [c for c in table.columns if c not in faces.frame.columns]
+    frame = faces.frame.copy()
+    try:
+        for col in extra:
+            frame[col] = table.loc[frame["path"].to_numpy(), col].to_numpy()
+    except KeyError as exc:
+        raise DatasetError(f"{per_image}: no row for image {exc.args[0]}") from None
+    return FaceSet(frame, name=faces.name, skipped=faces.skipped)
 
 
 def _folders(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:

@@ -6,6 +6,9 @@ and an embedding layer on top.  :class:`TimmBackbone` builds
 (pooled features, after timm's pre-logits layer if the architecture has one) followed by
 ``Linear(num_features, embedding_dim, bias=False)`` and
 ``BatchNorm1d(embedding_dim)``; its output is the unnormalised embedding.
+With ``embedding=False`` there is no embedding layer: the output is timm's
+pooled features (``embedding_dim = num_features``), as a classifier such as
+Iofinova et al.'s ResNet18 (pooled features -> one linear layer) needs.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class TimmBackbone(nn.Module):
     (``Sequential(Linear, BatchNorm1d)``).
     """
 
-    def __init__(self, name: str, *, embedding_dim: int = 512, **timm_kwargs: Any) -> None:
+    def __init__(self, name: str, *, embedding_dim: int = 512, embedding: bool = True, **timm_kwargs: Any) -> None:
         super().__init__()
         from fairvision._compat import import_timm
 
@@ -47,6 +50,10 @@ class TimmBackbone(nn.Module):
         # Width of what ``body(x)`` returns: timm's ``head_hidden_size`` where a pre-logits layer follows
         # the pooling (MobileNetV3, GhostNet, VGG: 1024/1280/4096), else ``num_features``.
         self.num_features = int(getattr(body, "head_hidden_size", None) or body.num_features)
+        if not embedding:
+            self.embedding_dim = self.num_features
+            self.embedding = nn.Identity()
+            return
         self.embedding_dim = int(embedding_dim)
         self.embedding = nn.Sequential(
             nn.Linear(self.num_features, self.embedding_dim, bias=False),

@@ -43,6 +43,7 @@ __all__ = [
     "MagFace",
     "SphereFace",
     "AdaFace",
+    "LinearHead",
     "HEADS",
     "create_head",
 ]
@@ -357,8 +358,35 @@ class AdaFace(MarginHead):
         )
 
 
-def create_head(name: str, *, embedding_dim: int, num_classes: int, **kwargs: Any) -> MarginHead:
-    """Build the head ``name`` of :data:`HEADS` (case-insensitive: CosFace, ArcFace, MagFace, SphereFace, AdaFace).
+@HEADS.register("Linear")
+class LinearHead(nn.Module):
+    """Plain affine logits ``x W^T + b`` (one per output, e.g. per attribute of multi-label attribute
+    classification, as the fully connected layer of Iofinova et al.'s ResNet18); labels are not used.
+    Initialised as ``torch.nn.Linear``."""
+
+    def __init__(self, embedding_dim: int, num_classes: int, *, bias: bool = True) -> None:
+        super().__init__()
+        for key, v in (("embedding_dim", embedding_dim), ("num_classes", num_classes)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ConfigError(f"{type(self).__name__}: {key} must be a positive integer, got {show_value(v)}")
+        self.embedding_dim, self.num_classes = int(embedding_dim), int(num_classes)
+        layer = nn.Linear(self.embedding_dim, self.num_classes, bias=bias)
+        self.weight = layer.weight
+        self.bias = layer.bias
+
+    def regularizer(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return embeddings.new_zeros(())
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return F.linear(embeddings, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"embedding_dim={self.embedding_dim}, num_classes={self.num_classes}, bias={self.bias is not None}"
+
+
+def create_head(name: str, *, embedding_dim: int, num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build the head ``name`` of :data:`HEADS` (case-insensitive: CosFace, ArcFace, MagFace, SphereFace, AdaFace,
+    Linear).
 
     ``kwargs`` override the head's hyper-parameters (e.g. ``s``, ``m``).
     Raises :class:`~fairvision.errors.ConfigError` for an unknown name or argument.

@@ -5,7 +5,9 @@
   FR-NAS's default ``gamma = 2``; ``gamma = 0`` is cross-entropy;
 * ``"focal_batch"``: FR-NAS's own ``FocalLoss()`` default (``elementwise=False``),
   which applies the focal factor to the *batch-mean* cross-entropy ``L``:
-  ``(1 - exp(-L))^gamma * L``.  Provided for exact reproduction only.
+  ``(1 - exp(-L))^gamma * L``.  Provided for exact reproduction only;
+* ``"bce"``: multi-label binary cross-entropy on logits ``(B, A)`` against 0/1 targets ``(B, A)``, the mean
+  over all B x A entries (``binary_cross_entropy_with_logits``; attribute classification).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 from fairvision.errors import ConfigError
 from fairvision.registry import Registry
 
-__all__ = ["CrossEntropyLoss", "FocalLoss", "LOSSES", "create_loss"]
+__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "FocalLoss", "LOSSES", "create_loss"]
 
 
 class CrossEntropyLoss(nn.Module):
@@ -27,6 +29,15 @@ class CrossEntropyLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels.long())
+
+
+class BCEWithLogitsLoss(nn.Module):
+    """Mean binary cross-entropy of ``logits (B, A)`` against 0/1 ``targets (B, A)`` (multi-label)."""
+
+    multilabel = True  # targets are (B, A) 0/1 matrices, not class indices
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
 
 
 class FocalLoss(nn.Module):
@@ -65,6 +76,11 @@ def _focal(*, gamma: float = 2.0) -> nn.Module:
 @LOSSES.register("focal_batch")
 def _focal_batch(*, gamma: float = 2.0) -> nn.Module:
     return FocalLoss(gamma, per_sample=False)
+
+
+@LOSSES.register("bce", aliases=("binary_cross_entropy",))
+def _bce(*, gamma: float = 2.0) -> nn.Module:
+    return BCEWithLogitsLoss()
 
 
 def create_loss(name: str = "ce", *, gamma: float = 2.0) -> nn.Module:

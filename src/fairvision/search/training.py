@@ -13,6 +13,8 @@ Search keys (the FR-NAS space and the timm-zoo space use these names):
 ``optimizer``                    ``optim.name``
 ``lr_adam``, ``lr_sgd``, ``lr``  ``optim.lr`` (whichever is active)
 ``width``                        ``model.width``
+``sparsity``                     ``prune.sparsity`` (> 0: the base config's ``prune``
+                                 section, default GMP, pruned to this level; 0: dense)
 any dotted key, e.g.             that key of the training config
 ``optim.weight_decay``
 ===============================  ====================================================
@@ -73,7 +75,10 @@ def apply_search_config(base: Mapping[str, Any], config: Mapping[str, Any]) -> d
         elif key in _LR_KEYS:
             out.setdefault("optim", {})["lr"] = float(value)
         elif key == "sparsity":
-            raise ConfigError("search dimension 'sparsity' needs the pruning module, which is not available yet")
+            if float(value) > 0:  # the base config's prune section (default: GMP over the run) at this level
+                out["prune"] = {**(out.get("prune") or {"method": "gmp"}), "sparsity": float(value)}
+            else:
+                out["prune"] = None
         elif "." in key:
             node = out
             *parents, leaf = key.split(".")

@@ -34,6 +34,7 @@ from fairvision.data import DATA_KINDS
 from fairvision.data.synthetic import SyntheticFacesConfig
 from fairvision.errors import ConfigError
 from fairvision.models import FRNAS_OPS, HEADS, LOSSES
+from fairvision.train._registries import TASKS
 
 __all__ = [
     "DataConfig",
@@ -43,6 +44,7 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "RunConfig",
+    "TaskConfig",
     "TrainSettings",
     "apply_overrides",
     "load_data_config",
@@ -255,20 +257,78 @@ class TrainSettings(_Section):
         return value
 
 
+class TaskConfig(_Section):
+    """What is trained: ``identification`` (face identification, the FR-NAS protocol) or ``attribute``
+    (multi-label attribute classification, Iofinova et al.); names of :data:`fairvision.train.TASKS`."""
+
+    name: str = Field("identification", description="a name of fairvision.train.TASKS")
+    attributes: list[str] | None = Field(
+        None, description="attribute: target columns (default: every 0/1 attribute of the data, e.g. CelebA's 40)")
+    protected: list[str] | None = Field(
+        None, description="attribute: protected attributes of the bias metrics (default: Male, Young, Chubby, "
+        "Pale_Skin where present)")
+    group_onehot: bool = Field(False, description="attribute: add one 0/1 target per value of data.group_column")
+    resize: int | None = Field(
+        None, ge=8, le=4096, description="attribute: resize images to resize x resize, then crop data.image_size "
+        "(random crop in training, centre crop in evaluation; CelebA paper pipeline: 256 -> 224)")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return TASKS.canonical(value)
+
+    @field_validator("attributes", "protected")
+    @classmethod
+    def _check_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if not value or any(not str(v).strip() for v in value):
+                raise ValueError("must be a non-empty list of attribute names")
+            if len(set(value)) != len(value):
+                raise ValueError(f"names repeat: {sorted({v for v in value if value.count(v) > 1})}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "TaskConfig":
+        if self.name == "identification":
+            for key in ("attributes", "protected", "resize"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"@{key}: only applies to task attribute")
+            if self.group_onehot:
+                raise ValueError("@group_onehot: only applies to task attribute")
+        return self
+
+
 class RunConfig(_Section):
     """The whole training configuration."""
 
+    task: TaskConfig = Field(default_factory=TaskConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig
     head: HeadConfig = Field(default_factory=HeadConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    prune: dict[str, Any] | None = Field(
+        None, description="pruning during training (fairvision.prune.PruneConfig: method, sparsity, schedule, scope)")
 
-    @field_validator("loss", mode="before")
+    @field_validator("loss", "task", mode="before")
     @classmethod
-    def _loss_shorthand(cls, value):
+    def _name_shorthand(cls, value):
         return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("prune", mode="before")
+    @classmethod
+    def _plugin_section(cls, value, info):
+        from fairvision.train.plugins import validate_section
+
+        return validate_section(info.field_name, value)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> "RunConfig":
+        from fairvision.train.plugins import check_sections
+
+        check_sections(self)
+        return self
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "config") -> "RunConfig":

@@ -27,8 +27,7 @@ from rich.console import Console
 
 from fairvision._io import atomic_write, jsonable, write_json
 from fairvision.errors import ConfigError
-from fairvision.metrics import METRIC_NAMES, FairnessReport
-from fairvision.models import create_loss
+from fairvision.metrics import FairnessReport
 from fairvision.train.callbacks import Callback, FitContext, check_callbacks
 from fairvision.train.checkpoint import (
     capture_rng,
@@ -51,7 +50,8 @@ from fairvision.train.step import (
     seed_everything,
     seed_worker,
 )
-from fairvision.train.tasks import IdentificationTask, Task, diverged_metrics
+from fairvision.train.plugins import plugin_callbacks
+from fairvision.train.tasks import TASKS, Task
 
 __all__ = ["train", "normalized_config", "RESUMABLE_KEYS"]
 
@@ -94,9 +94,9 @@ class _Run:
     def __init__(self, cfg: RunConfig, layout: RunLayout, console: Console, progress: bool,
                  callbacks: Sequence[Callback] = ()) -> None:
         self.cfg, self.layout, self.console = cfg, layout, console
-        self.callbacks = check_callbacks(callbacks)
-        self.task: Task = IdentificationTask(cfg, layout)
-        self.reporter = Reporter(console, enabled=progress)
+        self.callbacks = check_callbacks([*plugin_callbacks(cfg), *callbacks])
+        self.task: Task = TASKS.get(cfg.task.name)(cfg, layout)
+        self.reporter = Reporter(console, enabled=progress, metrics=self.task.metric_fields)
         self.history: list[dict] = []
         self.metrics: dict[str, Any] | None = None
         self.status = "running"
@@ -114,7 +114,7 @@ class _Run:
             write_json(self.layout.metrics, self.metrics)
 
     def result(self) -> TrainResult:
-        metrics = self.metrics if self.metrics is not None else diverged_metrics(self.epoch - 1)
+        metrics = self.metrics if self.metrics is not None else self.task.diverged_metrics(self.epoch - 1)
         status = "diverged" if self.status == "diverged" else "complete"
         return TrainResult(status=status, epochs_done=self.epoch, metrics=metrics, run_dir=self.layout.root)
 
@@ -263,7 +263,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     head.to(device)
     if tc.channels_last:
         model.to(memory_format=torch.channels_last)
-    loss_fn = build_loss(cfg)
+    loss_fn = task.build_loss()
     optimizer = build_optimizer(cfg.optim, torch.nn.ModuleList([model, head]))
     generator = torch.Generator()
     generator.manual_seed(tc.seed)
@@ -344,8 +344,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
             "seconds": seconds,
             "evaluated": False,
             "eval_seconds": None,
-            **{name: None for name in METRIC_NAMES},
-            "groups": {},
+            **task.empty_record(),
         }
         last = epoch == tc.epochs - 1
         if not diverged and (last or (epoch + 1) % tc.eval_every == 0):
@@ -359,10 +358,10 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
                 run.metrics = scored["metrics"]
                 run.final_report = scored["report"]
         if diverged:
-            record.update(diverged_metrics(epoch))
+            record.update(task.diverged_metrics(epoch))
             record["status"] = "diverged"
             run.status = "diverged"
-            run.metrics = diverged_metrics(epoch)
+            run.metrics = task.diverged_metrics(epoch)
             console.print(
                 f"[bold red]diverged[/] in epoch {epoch}: the loss, the embeddings or the gradients became NaN/inf "
                 f"(optim.lr = {cfg.optim.lr}); recorded with status 'diverged' and Error = 1"
@@ -381,7 +380,3 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     for cb in run.callbacks:
         cb.on_fit_end(ctx)
     run.reporter.summary(run.history, run.final_report)
-
-
-def build_loss(cfg: RunConfig) -> torch.nn.Module:
-    return create_loss(cfg.loss.name, gamma=cfg.loss.gamma)

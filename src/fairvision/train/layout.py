@@ -34,6 +34,17 @@ class RunLayout:
     data = _file("data", "Default folder of generated (synthetic) data when ``data.root`` is not set.")
     heldout_data = _file("data_heldout", "Default folder of the generated held-out evaluation set (``data.heldout``).")
 
+    logits_dir = _file("logits", "Attribute task: per-epoch logits ``epoch_<E>_<split>.txt``.")
+
+    def logits(self, split: str, epoch: int | None = None) -> Path:
+        """Attribute task: logits of ``split`` (``val``/``test``) at ``epoch``, or the latest (``logits_<split>.txt``);
+        ``np.savetxt`` format, one row per sample in split order, one column per attribute."""
+        return self.root / f"logits_{split}.txt" if epoch is None else self.logits_dir / f"epoch_{epoch}_{split}.txt"
+
+    def labels(self, split: str) -> Path:
+        """Attribute task: ``ids, path, identity, [group column], <attributes>`` of ``split`` in its order."""
+        return self.root / f"labels_{split}.csv"
+
     @property
     def outputs(self) -> tuple[Path, ...]:
         """Every file a training run writes."""

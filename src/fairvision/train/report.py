@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from rich import box
 from rich.console import Console
@@ -47,7 +47,8 @@ class _Bar:
 class Reporter:
     """Prints progress when ``enabled``; otherwise silent."""
 
-    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+    def __init__(self, console: Console, *, enabled: bool = True, metrics: Sequence[str] = METRIC_NAMES) -> None:
+        self.metrics = tuple(metrics)
         self.console = console
         self.enabled = enabled
 
@@ -65,7 +66,7 @@ class Reporter:
             f"lr {record['lr']:.1e}, {record['seconds']:.1f} s"
         )
         if record["evaluated"]:
-            line += f"; Error {_fmt(record['Error'], 3)}, Disparity {_fmt(record['Disparity'], 3)}"
+            line += "; " + ", ".join(f"{m} {_fmt(record.get(m), 3)}" for m in self.metrics[:2])
         if record["status"] != "ok":
             line += f" [bold red]{record['status']}[/]"
         self.console.print(line)
@@ -73,25 +74,26 @@ class Reporter:
     def summary(self, history: list[dict], report: FairnessReport | None) -> None:
         if not self.enabled or not history:
             return
-        self.console.print(history_table(history))
+        self.console.print(history_table(history, metrics=self.metrics))
         if report is not None:
             print_fairness(report, title=f"Validation, epoch {history[-1]['epoch']}", console=self.console)
 
 
 #: Short column names of the summary table (fits 80 columns).
-SHORT = {"Error": "Error", "Disparity": "Disp", "Ratio": "Ratio", "Error Ratio": "ErrR", "Rank Disparity": "RankD", "Rank Ratio": "RankR"}
+SHORT = {"Error": "Error", "Disparity": "Disp", "Ratio": "Ratio", "Error Ratio": "ErrR", "Rank Disparity": "RankD", "Rank Ratio": "RankR", "Log-Odds Gap": "LogOdds"}
 
 
-def history_table(history: list[dict]) -> Table:
-    """One row per epoch: loss, images/s, the six metrics (short names), and status if not all ok."""
+def history_table(history: list[dict], *, metrics: Sequence[str] = METRIC_NAMES) -> Table:
+    """One row per epoch: loss, images/s, the task's metrics (short names), and status if not all ok."""
+    frnas = tuple(metrics) == tuple(METRIC_NAMES)
     table = Table(
-        title="Training summary (validation on held-out identities)",
-        caption="Disp = Disparity, ErrR = Error Ratio, RankD/RankR = Rank Disparity/Ratio",
+        title="Training summary (validation on held-out identities)" if frnas else "Training summary (validation)",
+        caption="Disp = Disparity, ErrR = Error Ratio, RankD/RankR = Rank Disparity/Ratio" if frnas else None,
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
     )
     show_status = any(r["status"] != "ok" for r in history)
-    for col in ("epoch", "loss", "img/s", *SHORT.values(), *(["status"] if show_status else [])):
+    for col in ("epoch", "loss", "img/s", *(SHORT.get(m, m) for m in metrics), *(["status"] if show_status else [])):
         table.add_column(col, justify="left" if col == "status" else "right")
     for r in history:
         shown = r.get("evaluated") or r["status"] == "diverged"
@@ -99,7 +101,7 @@ def history_table(history: list[dict]) -> Table:
             str(r["epoch"]),
             _fmt(r["train_loss"], 3),
             _fmt(r["images_per_s"], 0),
-            *[_fmt(r[m], 3) if shown else "" for m in METRIC_NAMES],
+            *[_fmt(r.get(m), 3) if shown else "" for m in metrics],
             *([r["status"]] if show_status else []),
         )
     return table

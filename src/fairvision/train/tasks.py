@@ -9,11 +9,14 @@ history and checkpoints, and calls the task:
 * :meth:`Task.evaluate` scores the model on the validation split at an evaluated epoch: the history fields
   and the metrics (``metrics.json``), or None when the outputs are not finite (divergence);
 * :meth:`Task.state_dict` / :meth:`Task.load_state_dict` keep per-epoch outputs in the checkpoint, and
-  :meth:`Task.write_outputs` writes them to the run folder.
+  :meth:`Task.write_outputs` writes them to the run folder;
+* :meth:`Task.build_loss`, :attr:`Task.metric_fields` and :meth:`Task.diverged_metrics` give the loss, the
+  metric names of a history record and the record of a diverged run.
 
-:class:`IdentificationTask` is face identification (margin heads over identity classes, exact
-leave-one-out ranks and the FR-NAS fairness metrics of the validation split); an attribute task plugs in
-the same way (issue "Bias under pruning, part 1").
+:data:`TASKS` maps the config's ``task.name`` to a task class: :class:`IdentificationTask` is face
+identification (margin heads over identity classes, exact leave-one-out ranks and the FR-NAS fairness
+metrics of the validation split); :class:`~fairvision.train.attribute_task.AttributeTask` is multi-label
+attribute classification (Iofinova et al.).
 """
 
 from __future__ import annotations
@@ -30,20 +33,37 @@ from fairvision._io import write_csv
 from fairvision.data import FaceImageDataset, FaceSet
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.metrics import METRIC_NAMES, FairnessReport, fairness_metrics, identification_ranks
-from fairvision.models import embed
+from fairvision.models import create_loss, embed
+from fairvision.train._registries import TASKS
 from fairvision.train.config import RunConfig
 from fairvision.train.data import class_labels, load_splits
 from fairvision.train.layout import RunLayout
 from fairvision.train.step import autocast, build_head
 
-__all__ = ["IdentificationTask", "Task", "diverged_metrics", "embed_and_score"]
+__all__ = ["IdentificationTask", "TASKS", "Task", "diverged_metrics", "embed_and_score"]
+
 
 
 class Task(ABC):
     """One kind of training (see the module docstring)."""
 
+    #: Metric keys every history record carries (None in epochs without evaluation).
+    metric_fields: tuple[str, ...] = ()
+
     def __init__(self, cfg: RunConfig, layout: RunLayout) -> None:
         self.cfg, self.layout = cfg, layout
+
+    def empty_record(self) -> dict[str, Any]:
+        """The metric fields of a history record of an epoch that was not evaluated."""
+        return {name: None for name in self.metric_fields}
+
+    def diverged_metrics(self, epoch: int) -> dict[str, Any]:
+        """metrics.json of a run that diverged in ``epoch``: Error = 1 (FR-NAS), other metrics undefined."""
+        return {**self.empty_record(), "Error": 1.0, "epoch": epoch, "status": "diverged"}
+
+    def build_loss(self) -> torch.nn.Module:
+        """The training loss (``loss`` section of the config)."""
+        return create_loss(self.cfg.loss.name, gamma=self.cfg.loss.gamma)
 
     @abstractmethod
     def setup(self) -> None:
@@ -111,8 +131,17 @@ def embed_and_score(
     return emb, ranks, report
 
 
+@TASKS.register("identification")
 class IdentificationTask(Task):
     """Face identification: identity classes, a margin head, ranks + FR-NAS metrics on validation."""
+
+    metric_fields = tuple(METRIC_NAMES)
+
+    def empty_record(self) -> dict[str, Any]:
+        return {**super().empty_record(), "groups": {}}
+
+    def diverged_metrics(self, epoch: int) -> dict[str, Any]:
+        return diverged_metrics(epoch)
 
     def __init__(self, cfg: RunConfig, layout: RunLayout) -> None:
         super().__init__(cfg, layout)

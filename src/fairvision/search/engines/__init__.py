@@ -18,9 +18,10 @@ from fairvision.errors import ConfigError
 from fairvision.registry import Registry
 from fairvision.search.engines.base import STATUSES, Engine, Trial
 from fairvision.search.engines.optuna_engine import SAMPLERS, OptunaEngine, suggest_config
+from fairvision.search.engines.grid_engine import GridEngine
 from fairvision.search.engines.random_engine import RandomEngine
 
-__all__ = ["ENGINES", "STATUSES", "Engine", "OptunaEngine", "RandomEngine", "SmacEngine", "Trial",
+__all__ = ["ENGINES", "STATUSES", "Engine", "GridEngine", "OptunaEngine", "RandomEngine", "SmacEngine", "Trial",
            "create_engine", "engine_options", "suggest_config"]
 
 ENGINES: Registry[Callable[..., type[Engine]]] = Registry("search engine")
@@ -39,6 +40,7 @@ ENGINES.register("optuna", lambda: (OptunaEngine, {}))
 for _sampler in SAMPLERS:
     ENGINES.register(f"optuna-{_sampler}", lambda s=_sampler: (OptunaEngine, {"sampler": s}))
 ENGINES.register("random", lambda: (RandomEngine, {}))
+ENGINES.register("grid", lambda: (GridEngine, {}))
 
 
 def __getattr__(name: str):  # SmacEngine imports smac (~2 s) only when used
