@@ -137,6 +137,23 @@ def test_apply_search_config_mapping():
         apply_search_config(TINY_TRAIN, {"bogus": 1})
 
 
+def test_sparsity_dimension_prunes_the_trial(tmp_path):
+    """The search space's sparsity dimension: a pruned training run (GMP over 3/4 of the full budget)."""
+    import json
+
+    from fairvision.search.training import TrainingObjective
+
+    dense = apply_search_config(TINY_TRAIN, {"sparsity": 0.0})
+    assert dense["prune"] is None
+    objective = TrainingObjective(TINY_TRAIN, max_budget=4, objectives=["Error"])
+    cfg = objective.run_config({"sparsity": 0.6}, 4, 0)
+    assert (cfg.prune["method"], cfg.prune["sparsity"], cfg.prune["start"], cfg.prune["end"]) == ("gmp", 0.6, 0, 3)
+    result = objective({"sparsity": 0.6}, 4, 0, tmp_path / "trial")
+    assert result["status"] == "complete" and 0 <= result["objectives"]["Error"] <= 1
+    last = json.loads((tmp_path / "trial" / "history.jsonl").read_text().splitlines()[-1])
+    assert last["sparsity"] == pytest.approx(0.6, abs=1e-3)
+
+
 def test_bad_search_config(tmp_path, capsys):
     (tmp_path / "s.yaml").write_text("train: x.yaml\ntrials: 0\nunknown: 1\n")
     assert main(["search", str(tmp_path / "s.yaml"), "--store", str(tmp_path / "s.db")]) == 2

@@ -3,6 +3,8 @@ format, labels beside them, exact resume, crops, and clear errors."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,8 @@ from fairvision.errors import ConfigError
 from fairvision.metrics import read_logits
 from fairvision.train import TASKS, RunConfig, RunLayout, train
 from fairvision.train.attribute_task import attribute_columns
+
+from .conftest import ATTRIBUTE as ATTRIBUTE_CFG
 
 
 def test_task_registry_and_config_shorthand():
@@ -119,3 +123,24 @@ def test_targets_protected_onehot_and_crop(tmp_path, attribute_cfg):
 def test_attribute_setup_errors(tmp_path, attribute_cfg, change, match):
     with pytest.raises(ConfigError, match=match):
         train(RunConfig.from_dict({**attribute_cfg(), **change}), tmp_path / "run", progress=False)
+
+
+def test_celeba_layout_official_partition_order(tmp_path):
+    """On a CelebA-layout folder (official partition), every attribute of list_attr_celeba.txt is a target in
+    its column order, and the logits rows follow list_eval_partition.txt's test images in file order."""
+    from fairvision.data import load_celeba_annotations
+    from fairvision.data.synthetic import write_synthetic
+
+    root = write_synthetic(tmp_path / "faces", {"n_identities": 30, "images_per_identity": 3, "size": 16},
+                           layout="celeba") / "celeba"
+    cfg = {**ATTRIBUTE_CFG, "data": {"kind": "celeba", "root": str(root), "partition": "official",
+                                      "image_size": 16, "eval_protocol": None}}
+    train(RunConfig.from_dict({**cfg, "train": {**cfg["train"], "epochs": 1}}), tmp_path / "run", progress=False)
+    ann = load_celeba_annotations(root)
+    layout = RunLayout(tmp_path / "run")
+    labels = pd.read_csv(layout.labels("test"))
+    assert list(labels.columns[-len(ann.attributes):]) == list(ann.attributes)
+    test_images = [name for name, part in zip(ann.images, ann.partition) if part == 2]
+    assert [Path(p).name for p in labels["path"]] == test_images
+    assert read_logits(layout.logits("test")).shape == (len(test_images), len(ann.attributes))
+    np.testing.assert_array_equal(labels[list(ann.attributes)].to_numpy(), ann.split_labels("test"))

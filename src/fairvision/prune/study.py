@@ -146,6 +146,11 @@ class StudyObjective:
                 data = apply_overrides(data, self.sweep.finetune)
                 data["train"]["init_from"] = str(self.runs / run_name(self.parent(sparsity), seed))
             data["prune"] = {**self.sweep.prune, "sparsity": float(sparsity)}
+            parent = self.parent(sparsity)
+            if parent > 0 and data["prune"].get("method") == "gmp":
+                # the parent's pruned weights are zeros, not masks: start the schedule at its sparsity so that
+                # the first event re-masks exactly them and they cannot regrow
+                data["prune"]["initial_sparsity"] = parent
         return RunConfig.from_dict(data, source=f"prune study run {run_name(sparsity, seed)}")
 
     def parent(self, sparsity: float) -> float:

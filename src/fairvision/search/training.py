@@ -14,7 +14,8 @@ Search keys (the FR-NAS space and the timm-zoo space use these names):
 ``lr_adam``, ``lr_sgd``, ``lr``  ``optim.lr`` (whichever is active)
 ``width``                        ``model.width``
 ``sparsity``                     ``prune.sparsity`` (> 0: the base config's ``prune``
-                                 section, default GMP, pruned to this level; 0: dense)
+                                 section, default GMP from epoch 0 to 3/4 of the
+                                 maximum budget, pruned to this level; 0: dense)
 any dotted key, e.g.             that key of the training config
 ``optim.weight_decay``
 ===============================  ====================================================
@@ -175,6 +176,12 @@ class TrainingObjective:
         data["train"]["epochs"] = max(1, int(math.ceil(budget)))
         data["train"]["schedule_epochs"] = self.max_budget
         data["train"]["seed"] = int(seed)
+        prune = data.get("prune")
+        if isinstance(prune, dict) and prune.get("method") == "gmp" and prune.get("end") is None:
+            # the sparsity dimension without a schedule in the base config: GMP over the first 3/4 of the
+            # full budget (fixed for every budget, so Hyperband's continuation stays exact)
+            data["prune"] = {**prune, "start": int(prune.get("start") or 0),
+                             "end": max(int(prune.get("start") or 0) + 1, (3 * self.max_budget) // 4)}
         return RunConfig.from_dict(data, source="search trial config")
 
     def __call__(self, config: Mapping[str, Any], budget: float, seed: int, run_dir: str | Path) -> dict:

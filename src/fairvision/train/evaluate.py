@@ -13,7 +13,7 @@ from rich.console import Console
 
 from fairvision._io import write_csv
 from fairvision.errors import ConfigError, DatasetError
-from fairvision.train.checkpoint import load_checkpoint
+from fairvision.train.checkpoint import dense_state_dict, load_checkpoint
 from fairvision.train.config import DataConfig, RunConfig, load_data_config
 from fairvision.train.data import SPLITS, load_split
 from fairvision.train.tasks import diverged_metrics, embed_and_score
@@ -30,12 +30,13 @@ def _locate(source: str | Path) -> tuple[Path, Path]:
 
 
 def load_trained_model(source: str | Path, *, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, RunConfig, dict]:
-    """The backbone of a run folder or checkpoint file (eval mode), its config and the checkpoint dict."""
+    """The backbone of a run folder or checkpoint file (eval mode), its config and the checkpoint dict.
+    A pruned run's masks are folded into plain weights (pruned weights are exact zeros)."""
     ckpt, _ = _locate(source)
     state = load_checkpoint(ckpt)
     cfg = RunConfig.from_dict(state["config"], source=f"{ckpt} (stored config)")
     model = build_model(cfg)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(dense_state_dict(state["model"]))
     model.to(device).eval()
     return model, cfg, state
 
