@@ -141,6 +141,7 @@ def test_identification_study(tmp_path, data_cache):
     for name in ("Error", "Rank Disparity", "Disparity"):
         assert summary[name].between(0, 1).all() or name == "Rank Disparity"
     assert (tmp_path / "out" / "runs" / run_name(0.7, 0) / "checkpoint.pt").exists()
+    assert (tmp_path / "out" / "curves.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("change, match", [

@@ -112,12 +112,17 @@ def summarize(out: str | Path, *, points: Sequence[tuple[float, int]]) -> pd.Dat
     first = [c for c in ATTRIBUTE_COLUMNS if c in summary.columns]
     summary = summary[first + [c for c in summary.columns if c not in first]]
     write_csv(out / "summary.csv", summary)
-    if "attribute" in summary.columns:
-        from fairvision.report.sparsity_plots import plot_sparsity_curves
+    from fairvision.report.sparsity_plots import plot_sparsity_curves
 
+    if "attribute" in summary.columns:
         levels = by_level(summary)
-        write_csv(out / "summary_by_level.csv", levels)
-        plot_sparsity_curves(levels, out / "curves.png", title=f"{out.name}: bias vs sparsity (test split)")
+        columns: Sequence[str] = ("accuracy", "mean_abs_ba", "mean_abs_fnr_gap", "uncertainty", "interdependence_r2")
+    else:  # face identification: one row per run already
+        levels = summary.assign(threshold="identification")
+        columns = [c for c in ("Error", "Rank Disparity", "Disparity", "Log-Odds Gap") if levels[c].notna().any()]
+    write_csv(out / "summary_by_level.csv", levels)
+    plot_sparsity_curves(levels, out / "curves.png", columns=columns,
+                         title=f"{out.name}: bias vs sparsity (test split)")
     return summary
 
 
