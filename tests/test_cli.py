@@ -13,7 +13,7 @@ import pytest
 from fairvision.cli import build_parser, main
 
 COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "attribute-bias", "prune-study", "search",
-            "trials", "pareto", "retrain"]
+            "trials", "pareto", "retrain", "analyze"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -34,8 +34,10 @@ ALLOWED = {
     # pruning plugs into training (fairvision.train.plugins imports it by name, like an entry point);
     # its sparsity sweeps run on the search driver
     "prune": BASE | {"data", "metrics", "models", "report", "train", "search"},
-    "demo": BASE | {"data", "metrics", "models", "report", "train", "search", "prune"},
-    "cli": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "demo"},
+    # bias mitigation plugs into training the same way (fairvision.train.plugins imports it by name)
+    "mitigate": BASE | {"data", "metrics", "models", "report", "train"},
+    "demo": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "mitigate"},
+    "cli": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "mitigate", "demo"},
 }
 #: Optional dependencies of the ``search`` extra (pip install 'fairvision[search]').
 SEARCH_EXTRA = ("smac", "ConfigSpace", "optuna", "dask", "distributed", "sqlalchemy", "scipy")

@@ -479,6 +479,54 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fairvision._extras import require_extra
+    from fairvision._io import jsonable
+    from fairvision.errors import ConfigError
+    from fairvision.search.hyperparams import from_store, hyperparameter_analysis, read_phase1_csv
+
+    require_extra("stats")
+    is_csv = "://" not in args.source and Path(args.source).suffix.lower() in (".csv", ".tsv", ".txt")
+    if is_csv and args.study:
+        raise ConfigError("--study applies to a trial store, not to a CSV file")
+    frame = read_phase1_csv(args.source) if is_csv else from_store(args.source, args.study)
+    if args.max_error is not None:
+        if "Error" not in frame.columns:
+            raise ConfigError(f"--max-error needs an 'Error' column; columns are {list(frame.columns)}")
+        attrs = dict(frame.attrs)
+        frame = frame[~(frame["Error"] > args.max_error)]  # keeps rows without an Error value
+        frame.attrs.update(attrs)
+    result = hyperparameter_analysis(frame, objectives=args.objectives, factors=args.factors, alpha=args.alpha,
+                                     anova_type=args.anova_type)
+    if args.json:
+        print(json.dumps(jsonable({"source": args.source, **result}), indent=2, allow_nan=False))
+        return 0
+    kind = "Type II" if args.anova_type == 2 else "Type I (sequential)"
+    for obj in result["objectives"]:
+        print(f"{result['formula'][obj]}   (n={result['n'][obj]}, {kind} ANOVA, "
+              f"R^2={result['residual'][obj]['r_squared']:.3f})")
+        print(pd.DataFrame(result["anova"][obj]).T[["df", "F", "p"]].to_string(float_format=lambda v: f"{v:.4g}"))
+        for factor, pairs in result["tukey"][obj].items():
+            levels = result["means"][obj][factor]
+            rejected = sum(p["reject"] for p in pairs)
+            print(f"  Tukey HSD {factor}: {rejected} of {len(pairs)} pairs differ at FWER {result['alpha']:g}"
+                  f"{' (all pairs and means: --json)' if len(levels) > 6 else ''}")
+            if len(levels) > 6:
+                continue
+            print("    means: " + ", ".join(f"{k} {v['mean']:.4g} (n={v['n']})" for k, v in levels.items()))
+            for p in pairs:
+                print(f"    {p['a']:>12} vs {p['b']:<12} diff {p['diff']:+.4f}  p_adj {p['p_adj']:.3g}"
+                      f"{'  *' if p['reject'] else ''}")
+        print()
+    print("Pareto fronts (strict dominance) per combination:")
+    for key, entry in result["fronts"].items():
+        sizes = ", ".join(f"{pair}: {len(rows)}" for pair, rows in entry["fronts"].items())
+        print(f"  {key} (n={entry['n']}): {sizes}")
+    return 0
+
+
 def _cmd_retrain(args: argparse.Namespace) -> int:
     from fairvision.search.analysis import open_store, retrain_front
 
@@ -645,6 +693,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=_finite_float, nargs="+", help="hypervolume reference point (default: Error 1, "
                    "others worst observed + 10%%)")
     p.set_defaults(func=_cmd_pareto)
+
+    p = sub.add_parser(
+        "analyze",
+        help="hyperparameter analysis: ANOVA, Tukey HSD and fronts per head/optimizer (store or FR-NAS phase-1 CSV)",
+        description="For every objective, the linear model objective ~ head + optimizer (+ backbone): ANOVA F/p per "
+        "factor, Tukey HSD of every pair of levels, and the Pareto front of the first objective against each other "
+        "one per (head, optimizer) combination. Input: a search store (complete trials at the largest budget) or a "
+        "CSV in FR-NAS's vgg_val_phase1.csv format (model names BACKBONE_HEAD_OPTIMIZER[_LR_SCHEDULE]).",
+    )
+    p.add_argument("source", metavar="DB_OR_CSV", help="trial store (SQLite path or SQLAlchemy URL) or a .csv file")
+    p.add_argument("--study", help="study name of a store (default: the only one)")
+    p.add_argument("--objectives", nargs="+", metavar="NAME",
+                   help="objective columns, the first is the fronts' x axis (default: all; a store's study objectives)")
+    p.add_argument("--factors", nargs="+", metavar="NAME",
+                   help="factor columns (default: head, optimizer, backbone where present)")
+    p.add_argument("--alpha", type=_finite_float, default=0.05, help="family-wise error rate of Tukey HSD (default 0.05)")
+    p.add_argument("--anova-type", type=int, choices=[1, 2], default=2,
+                   help="2: each factor adjusted for the others (default); 1: sequential, in the order of --factors")
+    p.add_argument("--max-error", type=_finite_float, metavar="E",
+                   help="leave out rows with Error above E (non-converged models; FR-NAS's notebook used 0.75)")
+    p.add_argument("--json", action="store_true", help='{"anova": {objective: {factor: {"F", "p", ...}}}, '
+                   '"tukey": {objective: {factor: [{"a", "b", "diff", "p_adj", "reject", ...}]}}, "fronts": ..., ...}')
+    p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("retrain", help="retrain the best front configurations with several seeds; test-split mean/std")
     p.add_argument("store")

@@ -8,20 +8,21 @@ one ``DATA_KINDS.register(name, DataKind(...))`` call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
 from fairvision.data._faceset import FaceSet
+from fairvision.data.agedb import AGEDB_BINS, load_agedb
 from fairvision.data.celeba import load_celeba
 from fairvision.data.folders import load_identity_folders, load_rfw
 from fairvision.data.vggface2 import load_vggface2
-from fairvision.errors import DatasetError
+from fairvision.errors import ConfigError, DatasetError
 from fairvision.registry import Registry
 
-__all__ = ["DATA_KINDS", "DataKind", "Loader"]
+__all__ = ["DATA_KINDS", "DataKind", "Loader", "RFW_MAX_IMAGES_PER_GROUP"]
 
 
 class Loader(Protocol):
@@ -40,6 +41,9 @@ class DataKind:
         official_partition: has an official train/val/test partition (``data.partition: official``).
         demographics: takes a separate demographics file (``data.demographics``).
         generated: generated from ``data.synthetic`` into a cache folder (``data.root`` optional).
+        eval_protocol: the kind's defaults of ``data.eval_protocol`` keys that an evaluation data spec
+            leaves unset (:func:`fairvision.train.evaluate`; e.g. RFW's FR-NAS cap of 8,327 images per
+            race); ``None``: no eval protocol unless the spec sets one (the group varies within an identity).
     """
 
     load: Loader
@@ -47,6 +51,7 @@ class DataKind:
     official_partition: bool = False
     demographics: bool = False
     generated: bool = False
+    eval_protocol: dict[str, Any] | None = field(default_factory=dict)
 
 
 #: Data set kinds by name.
@@ -87,8 +92,25 @@ def _rfw(root: Path, *, group_column: str, demographics: Path | None, which: str
     return load_rfw(root, group_column=group_column)
 
 
+def _agedb(root: Path, *, group_column: str, demographics: Path | None, which: str) -> FaceSet:
+    # ``age_group`` (default bins) or ``age_group:0,20,40,60,110`` (bin edges): the column keeps that name
+    name, sep, edges = group_column.partition(":")
+    if name.strip() != "age_group":
+        return load_agedb(root)  # e.g. gender: the default age bins are still there
+    try:
+        return load_agedb(root, bins=edges if sep else AGEDB_BINS, group_column=group_column)
+    except ValueError as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise ConfigError(f"data.group_column: {group_column!r}: {exc}") from None
+
+
+#: FR-NAS's RFW protocol: at most 8,327 images per race (their smallest race's image count).
+RFW_MAX_IMAGES_PER_GROUP = 8327
+
 DATA_KINDS.register("synthetic", DataKind(_synthetic, "group", generated=True))
 DATA_KINDS.register("folders", DataKind(_folders, "group", demographics=True))
 DATA_KINDS.register("celeba", DataKind(_celeba, "Male", official_partition=True))
 DATA_KINDS.register("vggface2", DataKind(_vggface2, "gender", official_partition=True))
-DATA_KINDS.register("rfw", DataKind(_rfw, "race"))
+DATA_KINDS.register("rfw", DataKind(_rfw, "race", eval_protocol={"max_images_per_group": RFW_MAX_IMAGES_PER_GROUP}))
+DATA_KINDS.register("agedb", DataKind(_agedb, "age_group", eval_protocol=None))

@@ -3,6 +3,8 @@
 * :func:`identification_ranks` -- exact leave-one-out 1:N ranks.
 * :func:`fairness_metrics` -- FR-NAS's six metrics, per-group table, pairs, NIST summaries, bootstrap CIs.
 * :func:`verification_rates` -- per-group FMR/FNMR at one shared threshold.
+* :func:`verification_accuracy_10fold` -- 1:1 accuracy of a pair list with the LFW-style 10-fold protocol;
+  :func:`pair_verification_rates` -- per-group FMR/FNMR of a pair list at one shared threshold.
 * :func:`attribute_bias_report` -- attribute metrics, bias amplification and error-rate gaps of a
   multi-label attribute classifier (Iofinova et al., CVPR 2023); :func:`read_logits` reads its logit files.
 """
@@ -24,7 +26,13 @@ from fairvision.metrics._fairness import (
 )
 from fairvision.metrics._logits import read_logits, write_logits
 from fairvision.metrics._ranks import IdentificationRanks, identification_ranks
-from fairvision.metrics._verification import VerificationReport, verification_rates
+from fairvision.metrics._verification import (
+    FoldAccuracy,
+    VerificationReport,
+    pair_verification_rates,
+    verification_accuracy_10fold,
+    verification_rates,
+)
 
 __all__ = [
     "DEFAULT_PROTECTED",
@@ -33,6 +41,7 @@ __all__ = [
     "AttributeBiasReport",
     "FairnessReport",
     "FairnessWarning",
+    "FoldAccuracy",
     "IdentificationRanks",
     "VerificationReport",
     "attribute_bias_report",
@@ -42,8 +51,10 @@ __all__ = [
     "fairness_metrics",
     "group_table",
     "identification_ranks",
+    "pair_verification_rates",
     "read_logits",
     "recalibrate_thresholds",
+    "verification_accuracy_10fold",
     "verification_rates",
     "write_logits",
 ]

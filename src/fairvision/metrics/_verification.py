@@ -17,6 +17,7 @@ group (default the first in sorted order) and summarised as Max/GeoMean.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,13 @@ from fairvision.errors import show_value
 from fairvision.metrics._checks import as_labels, check_labels, real_array
 from fairvision.metrics._fairness import FairnessWarning
 
-__all__ = ["verification_rates", "VerificationReport"]
+__all__ = [
+    "FoldAccuracy",
+    "VerificationReport",
+    "pair_verification_rates",
+    "verification_accuracy_10fold",
+    "verification_rates",
+]
 
 
 class VerificationReport(pd.DataFrame):
@@ -128,16 +135,35 @@ def verification_rates(
         raise ValueError("verification needs at least one genuine and one impostor pair")
     gen = _scores(e, gi, gj)
     imp = _scores(e, ii, ij)
+    threshold = _threshold_at_fmr(imp, target_fmr)
+    names = sorted(map(str, np.unique(grp)))
+    table = _rate_table(gen, grp[gi], imp, np.where(grp[ii] == grp[ij], grp[ii], None), names, threshold,
+                        reference_group)
+    table.attrs.update(
+        threshold=threshold,
+        target_fmr=target_fmr,
+        achieved_fmr=float(np.mean(imp >= threshold)),
+        impostor_pairs_total=int(total_impostors),
+        impostors_sampled=bool(sampled),
+    )
+    return table
+
+
+def _threshold_at_fmr(imp: np.ndarray, target_fmr: float) -> float:
+    """The smallest threshold with at most ``floor(target_fmr * len(imp))`` impostor scores >= it."""
     sorted_imp = np.sort(imp)[::-1]
     # At most k impostors may score >= t; the smallest such t is just above the
     # (k+1)-th highest impostor score (ties included).  k < len(imp) as target_fmr < 1.
     k = int(np.floor(target_fmr * len(imp)))
-    threshold = float(np.nextafter(sorted_imp[k], np.float32(np.inf)))
-    names = sorted(map(str, np.unique(grp)))
+    return float(np.nextafter(sorted_imp[k], np.asarray(sorted_imp[k]).dtype.type(np.inf)))
+
+
+def _rate_table(gen, gen_group, imp, imp_group, names, threshold: float, reference_group) -> "VerificationReport":
+    """Per-group FNMR / FMR at ``threshold``; ``imp_group`` is the group of a same-group impostor pair, else None."""
     rows = []
     for g in names:
-        gen_g = gen[grp[gi] == g]
-        imp_g = imp[(grp[ii] == g) & (grp[ij] == g)]
+        gen_g = gen[gen_group == g]
+        imp_g = imp[imp_group == g]
         rows.append(
             {
                 "group": g,
@@ -158,14 +184,168 @@ def verification_rates(
             geo = np.exp(np.mean(np.log(values))) if (values > 0).all() else np.nan
             table.attrs[f"{col}_max_over_geomean"] = float(np.max(values) / geo) if geo == geo else np.nan
     if table[["FNMR_ratio", "FMR_ratio"]].isin([np.inf]).any().any() or table.isna().any().any():
-        warnings.warn("some verification rates or ratios are undefined (NaN)", FairnessWarning, stacklevel=2)
+        warnings.warn("some verification rates or ratios are undefined (NaN)", FairnessWarning, stacklevel=3)
         table = table.replace([np.inf, -np.inf], np.nan)
+    table.attrs["reference_group"] = ref
+    return table
+
+
+# --------------------------------------------------------------------------- pair lists (LFW-style benchmarks)
+
+
+def _pair_inputs(scores, same) -> tuple[np.ndarray, np.ndarray]:
+    s = real_array(scores, "scores")
+    if s.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got shape {s.shape}")
+    if not np.isfinite(s).all():
+        i = int(np.flatnonzero(~np.isfinite(s))[0])
+        raise ValueError(f"scores[{i}] is {show_value(s[i])}; scores must be finite")
+    y = np.asarray(same)
+    if y.shape != s.shape:
+        raise ValueError(f"scores and same must have the same length, got {s.shape} and {y.shape}")
+    if y.dtype != bool:
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError("same must be booleans (or 0/1): True for a same-person pair")
+        y = y.astype(bool)
+    return s.astype(np.float64), y
+
+
+def _best_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """The threshold (``same`` iff score >= t) of highest accuracy on these pairs, and that accuracy.
+
+    Candidates separate consecutive distinct scores (their midpoint), plus +inf (every pair "different")
+    and -inf (every pair "same"); ties go to the highest threshold (the fewest pairs called "same",
+    like the usual benchmark code that scans distance thresholds upwards and keeps the first best).
+    """
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], same[order]
+    n = len(s)
+    tp = np.r_[0, np.cumsum(y)]
+    fp = np.r_[0, np.cumsum(~y)]
+    correct = tp + (fp[-1] - fp)  # top k called "same": k = 0..n
+    valid = np.r_[True, s[:-1] > s[1:], True] if n else np.array([True])
+    correct = np.where(valid, correct, -1)
+    k = int(np.argmax(correct))  # first maximum: the smallest k, i.e. the highest threshold
+    if k == 0:
+        t = np.inf
+    elif k == n:
+        t = -np.inf
+    else:
+        t = (s[k - 1] + s[k]) / 2.0
+    return float(t), float(correct[k] / n) if n else float("nan")
+
+
+@dataclass(frozen=True)
+class FoldAccuracy:
+    """Result of :func:`verification_accuracy_10fold`.
+
+    Attributes:
+        mean: mean of the per-fold accuracies (what the benchmarks report).
+        std: their standard deviation (ddof=0, as the usual benchmark code computes it).
+        accuracies: per-fold accuracy on the fold's own pairs, in sorted fold order.
+        thresholds: per-fold threshold, chosen on the other folds.
+        folds: the fold labels, sorted.
+    """
+
+    mean: float
+    std: float
+    accuracies: tuple[float, ...]
+    thresholds: tuple[float, ...]
+    folds: tuple
+
+    def to_dict(self) -> dict:
+        return {
+            "accuracy": self.mean,
+            "accuracy_std": self.std,
+            "fold_accuracies": list(self.accuracies),
+            "fold_thresholds": [None if not np.isfinite(t) else t for t in self.thresholds],
+        }
+
+
+def verification_accuracy_10fold(scores, same, folds=10) -> FoldAccuracy:
+    """1:1 verification accuracy with the k-fold protocol of LFW-style benchmarks.
+
+    For each fold, the threshold of best accuracy on the *other* folds' pairs
+    (see :func:`_best_threshold`: a pair is called "same" iff its score >= t)
+    is applied to the fold's own pairs; the result is the mean and standard
+    deviation (ddof=0) of the per-fold accuracies.
+
+    Args:
+        scores: per-pair similarity (higher = more alike, e.g. cosine similarity).
+        same: per-pair truth, True for a same-person pair.
+        folds: per-pair fold label, or a whole number k: k contiguous blocks of
+            (nearly) equal size in pair order.  At least two folds.
+    """
+    s, y = _pair_inputs(scores, same)
+    if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
+        if folds < 2 or folds > len(s):
+            raise ValueError(f"folds must be between 2 and the number of pairs ({len(s)}), not {folds}")
+        labels = np.arange(len(s)) * int(folds) // len(s)
+    else:
+        labels = as_labels(folds)
+        if labels.shape != s.shape:
+            raise ValueError(f"folds must have one label per pair, got shape {labels.shape} for {len(s)} pairs")
+        check_labels(labels, "folds")
+    names = np.unique(labels)
+    if len(names) < 2:
+        raise ValueError(f"the k-fold protocol needs at least two folds, got {list(names)}")
+    accs, ts = [], []
+    for f in names:
+        test = labels == f
+        t, _ = _best_threshold(s[~test], y[~test])
+        ts.append(t)
+        accs.append(float(np.mean((s[test] >= t) == y[test])))
+    acc = np.asarray(accs)
+    return FoldAccuracy(float(acc.mean()), float(acc.std()), tuple(accs), tuple(ts), tuple(names.tolist()))
+
+
+def pair_verification_rates(
+    scores,
+    same,
+    groups_first,
+    groups_second,
+    *,
+    threshold: float | None = None,
+    target_fmr: float | None = None,
+    reference_group: str | None = None,
+) -> VerificationReport:
+    """Per-group FMR / FNMR of a given list of pairs, at one threshold shared by all groups.
+
+    The threshold is ``threshold`` if given, else the one giving ``target_fmr``
+    over all different-person pairs (as in :func:`verification_rates`), else
+    the threshold of best accuracy over all pairs.  A pair counts for group g
+    when both its images are in g (cross-group pairs count only for the
+    threshold).  Same columns and ``attrs`` as :func:`verification_rates`
+    (``attrs["threshold_rule"]`` says which rule set the threshold).
+    """
+    s, y = _pair_inputs(scores, same)
+    ga, gb = as_labels(groups_first), as_labels(groups_second)
+    if ga.shape != s.shape or gb.shape != s.shape:
+        raise ValueError("scores, same and both group arrays must have the same length")
+    check_labels(ga, "groups_first")
+    check_labels(gb, "groups_second")
+    ga, gb = ga.astype(str), gb.astype(str)
+    if not y.any() or y.all():
+        raise ValueError("per-group rates need at least one same-person and one different-person pair")
+    if threshold is not None and target_fmr is not None:
+        raise ValueError("give threshold or target_fmr, not both")
+    if threshold is not None:
+        t, rule = float(threshold), "given"
+    elif target_fmr is not None:
+        if not 0 < target_fmr < 1:
+            raise ValueError(f"target_fmr must be in (0, 1), got {target_fmr}")
+        t, rule = _threshold_at_fmr(s[~y], target_fmr), f"FMR {target_fmr:g}"
+    else:
+        t, rule = _best_threshold(s, y)[0], "best accuracy"
+    pair_group = np.where(ga == gb, ga, None)
+    names = sorted(set(ga[y]) | set(gb[y]) | {g for g in pair_group[~y] if g is not None})
+    if not names:
+        raise ValueError("no pair has both images in one group")
+    table = _rate_table(s[y], pair_group[y], s[~y], pair_group[~y], names, t, reference_group)
     table.attrs.update(
-        threshold=threshold,
-        target_fmr=target_fmr,
-        achieved_fmr=float(np.mean(imp >= threshold)),
-        impostor_pairs_total=int(total_impostors),
-        impostors_sampled=bool(sampled),
-        reference_group=ref,
+        threshold=t,
+        threshold_rule=rule,
+        achieved_fmr=float(np.mean(s[~y] >= t)),
+        achieved_fnmr=float(np.mean(s[y] < t)),
     )
     return table

@@ -310,13 +310,16 @@ class RunConfig(_Section):
     train: TrainSettings = Field(default_factory=TrainSettings)
     prune: dict[str, Any] | None = Field(
         None, description="pruning during training (fairvision.prune.PruneConfig: method, sparsity, schedule, scope)")
+    mitigation: dict[str, Any] | None = Field(
+        None, description="bias mitigation during training (fairvision.mitigate.MitigationConfig: name none, "
+        "flipped, angular or discriminator, and its options)")
 
     @field_validator("loss", "task", mode="before")
     @classmethod
     def _name_shorthand(cls, value):
         return {"name": value} if isinstance(value, str) else value
 
-    @field_validator("prune", mode="before")
+    @field_validator("prune", "mitigation", mode="before")
     @classmethod
     def _plugin_section(cls, value, info):
         from fairvision.train.plugins import validate_section

@@ -28,7 +28,7 @@ from rich.console import Console
 from fairvision._io import atomic_write, jsonable, write_json
 from fairvision.errors import ConfigError
 from fairvision.metrics import FairnessReport
-from fairvision.train.callbacks import Callback, FitContext, check_callbacks
+from fairvision.train.callbacks import Batch, Callback, FitContext, check_callbacks
 from fairvision.train.checkpoint import (
     capture_rng,
     load_checkpoint,
@@ -177,9 +177,10 @@ def train(
       anneals to ``min_lr`` at epoch ``E``).  A plain interruption does not
       change ``train.epochs``, so resuming is exact either way.
 
-    **Callbacks** (:class:`fairvision.train.Callback`) plug new behaviour into the loop (hooks at fit
-    start/end, epoch start/end and after every optimizer step); their state is saved in the checkpoint
-    and restored on resume. Without callbacks the loop is exactly the plain one.
+    **Callbacks** (:class:`fairvision.train.Callback`) plug new behaviour into the loop (hooks when the head
+    is built, at fit start/end, epoch start/end, before every training step -- with a
+    :class:`~fairvision.train.callbacks.Batch` holding the samples' groups --, extra loss terms, after every
+    optimizer step); their state is saved in the checkpoint and restored on resume. Without callbacks the loop is exactly the plain one.
 
     **Divergence.** A NaN/inf loss or embedding stops training; the run is
     recorded with ``status: "diverged"`` and ``Error = 1`` (FR-NAS), a message
@@ -259,6 +260,9 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     task = run.task
     task.setup()
     head = task.build_head(int(model.embedding_dim))
+    for cb in run.callbacks:
+        replaced = cb.on_head_built(task, head)
+        head = head if replaced is None else replaced
     model.to(device)
     head.to(device)
     if tc.channels_last:
@@ -280,7 +284,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     )
     upe = len(loader)
     scheduler = build_scheduler(cfg.optim, optimizer, schedule_epochs=schedule_epochs, updates_per_epoch=upe)
-    ctx = FitContext(cfg=cfg, model=model, head=head, optimizer=optimizer, device=device, run_dir=run_dir)
+    ctx = FitContext(cfg=cfg, model=model, head=head, optimizer=optimizer, device=device, run_dir=run_dir, task=task)
     if state is None and tc.init_from:
         load_initial_weights(tc.init_from, model, head)
     if state is not None:
@@ -309,6 +313,7 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
         run.layout.checkpoint, run.checkpoint_state(model, head, optimizer, scheduler, generator, schedule_epochs, upe)
     )
 
+    loss_callbacks = [cb for cb in run.callbacks if type(cb).extra_loss is not Callback.extra_loss]
     for cb in run.callbacks:
         cb.on_fit_start(ctx)
     for epoch in range(run.epoch, tc.epochs):
@@ -325,7 +330,12 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
                 if tc.hflip > 0:
                     flip = torch.rand(len(images)) < tc.hflip
                     images = torch.where(flip[:, None, None, None], images.flip(3), images)
-                loss, finite = step(images, task.targets(index))
+                batch = Batch(images=images, targets=task.targets(index), index=index, groups=task.groups(index),
+                              epoch=epoch, step=i)
+                for cb in run.callbacks:
+                    cb.on_train_batch(ctx, batch)
+                extra = _extra_loss(ctx, batch, loss_callbacks) if loss_callbacks else None
+                loss, finite = step(batch.images, batch.targets, groups=batch.groups, extra_loss=extra)
                 if not bool(finite):
                     diverged = True
                     break
@@ -380,3 +390,13 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     for cb in run.callbacks:
         cb.on_fit_end(ctx)
     run.reporter.summary(run.history, run.final_report)
+
+
+def _extra_loss(ctx: FitContext, batch: Batch, callbacks: list[Callback]):
+    """``(embeddings, logits) -> the sum of the callbacks' extra_loss terms`` for TrainStep (None: no term)."""
+
+    def extra(embeddings: torch.Tensor, logits: torch.Tensor) -> torch.Tensor | None:
+        terms = [t for cb in callbacks if (t := cb.extra_loss(ctx, batch, embeddings, logits)) is not None]
+        return sum(terms[1:], terms[0]) if terms else None
+
+    return extra

@@ -1,4 +1,4 @@
-"""Training plugins: config sections that add callbacks to a run (``prune:``, later ``mitigation:``).
+"""Training plugins: config sections that add callbacks to a run (``prune:``, ``mitigation:``).
 
 The engine knows nothing of pruning or mitigation (dependencies point down: :mod:`fairvision.prune` uses
 :mod:`fairvision.train`, never the reverse). A package that adds training behaviour registers a
@@ -41,7 +41,7 @@ class Plugin:
 PLUGINS: Registry[Plugin] = Registry("training plugin")
 
 #: Config section -> module that registers its plugin (imported on first use).
-BUILTIN: dict[str, str] = {"prune": "fairvision.prune"}
+BUILTIN: dict[str, str] = {"prune": "fairvision.prune", "mitigation": "fairvision.mitigate"}
 
 
 def get_plugin(section: str) -> Plugin:

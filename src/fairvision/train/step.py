@@ -14,7 +14,7 @@ import contextlib
 import os
 import random
 import re
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -147,7 +147,8 @@ def build_scheduler(optim: OptimConfig, optimizer: torch.optim.Optimizer, *, sch
 
 
 class TrainStep:
-    """One optimisation step: ``step(images, labels) -> (loss, finite)`` (detached loss tensor, bool tensor).
+    """One optimisation step: ``step(images, labels) -> (loss, finite)`` (detached loss tensor, bool tensor);
+    optional ``groups=`` (for group-aware heads) and ``extra_loss=`` (training plug-ins' regularisers).
 
     ``finite`` is False when the loss, an embedding or the gradient norm is
     NaN/inf; the optimizer step is then skipped so the caller can stop
@@ -174,7 +175,16 @@ class TrainStep:
         self.grad_clip = grad_clip
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        groups: torch.Tensor | None = None,
+        extra_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``groups``: group code of every sample, passed to heads whose ``uses_groups`` is true (a margin per
+        group); ``extra_loss(embeddings, logits)``: a scalar (or None) added to the loss before backward."""
         x = images.to(self.device, non_blocking=True)
         y = labels.to(self.device, non_blocking=True)
         if self.channels_last:
@@ -182,8 +192,15 @@ class TrainStep:
         with autocast(self.device, self.precision):
             emb = self.model(x)
         emb = emb.float()
-        logits = self.head(emb, y)
+        if groups is not None and getattr(self.head, "uses_groups", False):
+            logits = self.head(emb, y, groups=groups.to(self.device, non_blocking=True))
+        else:
+            logits = self.head(emb, y)
         loss = self.loss_fn(logits, y) + self.head.regularizer(emb)
+        if extra_loss is not None:
+            extra = extra_loss(emb, logits)
+            if extra is not None:
+                loss = loss + extra
         finite = torch.isfinite(loss) & torch.isfinite(emb).all()
         self.optimizer.zero_grad(set_to_none=True)
         if not bool(finite):

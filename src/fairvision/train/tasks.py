@@ -5,7 +5,8 @@ history and checkpoints, and calls the task:
 * :meth:`Task.setup` loads the splits (validated before any training) and writes their metadata;
 * :meth:`Task.build_head` makes the output head for the backbone's embedding;
 * :attr:`Task.train_dataset` yields ``(image, index)``; :meth:`Task.targets` turns a batch of indices into
-  the targets the head and loss take;
+  the targets the head and loss take, :meth:`Task.groups` into the samples' group codes (an index into
+  :attr:`Task.group_names`; group-aware training plug-ins such as :mod:`fairvision.mitigate` read them);
 * :meth:`Task.evaluate` scores the model on the validation split at an evaluated epoch: the history fields
   and the metrics (``metrics.json``), or None when the outputs are not finite (divergence);
 * :meth:`Task.state_dict` / :meth:`Task.load_state_dict` keep per-epoch outputs in the checkpoint, and
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,17 @@ class Task(ABC):
     @abstractmethod
     def targets(self, index: torch.Tensor) -> torch.Tensor:
         """Targets of the training samples ``index``."""
+
+    #: Sorted values of ``data.group_column`` in the training split (empty for tasks without groups); a group
+    #: code is an index into this list.
+    group_names: Sequence[str] = ()
+    #: Group code of every output class (identification: of every identity), None for tasks without groups.
+    class_groups: torch.Tensor | None = None
+
+    def groups(self, index: torch.Tensor) -> torch.Tensor | None:
+        """Group codes (LongTensor, indices into :attr:`group_names`) of the training samples ``index``; None
+        for tasks without groups (the default)."""
+        return None
 
     @abstractmethod
     def evaluate(self, forward: torch.nn.Module, epoch: int, *, device: torch.device, last: bool) -> dict | None:
@@ -163,6 +175,12 @@ class IdentificationTask(Task):
                               f"({len(train_set)} images)")
         labels, self.classes = class_labels(train_set)
         self.label_tensor = torch.from_numpy(labels)
+        values = train_set.frame[group].astype(str).to_numpy()
+        self.group_names = sorted(set(values))
+        codes = {name: code for code, name in enumerate(self.group_names)}
+        self.group_tensor = torch.tensor([codes[v] for v in values], dtype=torch.long)
+        _, first = np.unique(labels, return_index=True)  # every class has an image: one per class, in order
+        self.class_groups = self.group_tensor[torch.from_numpy(first)]  # an identity's group: its first image's
         self.train_dataset = FaceImageDataset(train_set, size=cfg.data.image_size)
         val = self.val_set.frame
         meta = pd.DataFrame({"ids": np.arange(len(val)), "identity": val["identity"].to_numpy()})
@@ -177,6 +195,10 @@ class IdentificationTask(Task):
 
     def targets(self, index: torch.Tensor) -> torch.Tensor:
         return self.label_tensor[index]
+
+    def groups(self, index: torch.Tensor) -> torch.Tensor:
+        """Codes of the samples' ``data.group_column`` values (indices into :attr:`group_names`)."""
+        return self.group_tensor[index]
 
     def evaluate(self, forward, epoch, *, device, last):
         cfg, tc = self.cfg, self.cfg.train
