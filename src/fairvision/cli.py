@@ -163,6 +163,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from fairvision._io import jsonable, write_json
     from fairvision.train import evaluate
 
+    if args.pairs is not None:
+        return _cmd_evaluate_pairs(args)
+    pair_only = [f for f, v in (("--images", args.images), ("--demographics", args.demographics),
+                                ("--target-fmr", args.target_fmr), ("--scores-out", args.scores_out)) if v is not None]
+    if pair_only:
+        from fairvision.errors import ConfigError
+
+        raise ConfigError(f"{pair_only[0]} applies only with --pairs")
     result = evaluate(
         args.source,
         data=args.data,
@@ -179,6 +187,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(jsonable(result), indent=2, allow_nan=False))
     elif result["status"] == "diverged":
         print(f"{args.source}: the run diverged; Error = 1 by convention")
+    return 0
+
+
+def _cmd_evaluate_pairs(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from fairvision._io import jsonable, write_json
+    from fairvision.errors import ConfigError
+    from fairvision.train.pairs import evaluate_pairs
+
+    if args.images is None:
+        raise ConfigError("--pairs needs --images DIR: the folder the pair file's image paths are relative to")
+    if args.data or args.set or args.ranks_out:
+        raise ConfigError("--data, --set and --ranks-out do not apply to --pairs")
+    result = evaluate_pairs(
+        args.source, args.pairs, args.images, format=args.pairs_format, demographics=args.demographics,
+        group_column=args.group_column, target_fmr=args.target_fmr, device=str(_resolve_device(args.device)),
+        batch_size=args.batch_size, scores_out=args.scores_out, console=None if args.json else Console(),
+    )
+    if args.out:
+        write_json(args.out, result)
+    if args.json:
+        print(json.dumps(jsonable(result), indent=2, allow_nan=False))
+    elif result["status"] == "diverged":
+        print(f"{args.source}: the run diverged; no verification accuracy")
     return 0
 
 
@@ -625,6 +658,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ranks-out", help="write per-image ranks (ids, identity, group, path, rank_by_id, rank_by_image)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="embedding batch size (default: the run's eval_batch_size)")
+    p.add_argument("--pairs", metavar="PAIRS.txt", help="1:1 verification on a pair list instead of identification: LFW "
+                   "pairs.txt or CALFW/CPLFW pairs_*.txt; 10-fold accuracy (needs --images)")
+    p.add_argument("--images", metavar="DIR", help="with --pairs: the folder the pair file's image paths are relative to")
+    p.add_argument("--pairs-format", choices=["auto", "lfw", "calfw", "cplfw"], default="auto",
+                   help="with --pairs: the pair-file format (default: guessed from the file)")
+    p.add_argument("--demographics", metavar="FILE", help="with --pairs: FR-NAS JSON or CSV of identity groups; adds "
+                   "per-group FMR/FNMR at one shared threshold")
+    p.add_argument("--group-column", default="group", help="with --pairs --demographics: the group column (default group)")
+    p.add_argument("--target-fmr", type=float, default=None, help="with --pairs --demographics: the shared threshold "
+                   "gives this FMR (default: the threshold of best accuracy)")
+    p.add_argument("--scores-out", help="with --pairs: write every pair's score (first, second, same, fold, score)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(

@@ -111,7 +111,7 @@ def test_evaluate_val_split_reproduces_training_metrics(trained):
     again = evaluate(out, split="val", device="cpu")
     assert {k: again[k] for k in (*METRIC_NAMES, "groups")} == {k: result.metrics[k] for k in (*METRIC_NAMES, "groups")}
     test = evaluate(out / "checkpoint.pt", split="test", device="cpu")
-    assert set(test) == METRICS_KEYS | {"split", "images", "identities"}
+    assert set(test) == METRICS_KEYS | {"split", "images", "identities", "group_column", "eval_protocol", "pairwise"}
     assert test["split"] == "test" and test["images"] == 48 and test["identities"] == 12
 
 

@@ -110,7 +110,7 @@ def test_rfw_identities_balanced_and_min_images(trained, tmp_path):
     assert result["identities"] == 16 and result["images"] in (78, 80)
 
 
-def fake_agedb(root, *, people=6, ages=(20, 30, 60, 80)):
+def fake_agedb(root, *, people=6, ages=(10, 30, 60, 80)):
     rng = np.random.default_rng(3)
     k = 0
     for p in range(people):

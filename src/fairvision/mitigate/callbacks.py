@@ -242,7 +242,7 @@ class GroupDiscriminator(MitigationCallback):
         groups = batch.groups.to(embeddings.device)
         reg = self.regularizer(embeddings, groups)
         self._batch = (embeddings.detach(), groups)
-        self._sums[0] += float(reg) * len(groups)
+        self._sums[0] += float(reg.detach()) * len(groups)
         return self.config.alpha * reg
 
     def discriminator_step(self, embeddings: torch.Tensor, groups: torch.Tensor) -> float:
@@ -253,10 +253,11 @@ class GroupDiscriminator(MitigationCallback):
         loss = F.cross_entropy(out, groups)
         loss.backward()
         self.optimizer.step()
-        self._sums[1] += float(loss) * len(groups)
-        self._sums[2] += float((out.argmax(1) == groups).sum())
+        value = float(loss.detach())
+        self._sums[1] += value * len(groups)
+        self._sums[2] += float((out.detach().argmax(1) == groups).sum())
         self._sums[3] += len(groups)
-        return float(loss)
+        return value
 
     def on_after_optimizer_step(self, ctx: FitContext, epoch: int, step: int) -> None:
         if self._batch is not None:

@@ -175,12 +175,13 @@ def _anova(data: pd.DataFrame, factors: list[str], anova_type: int) -> tuple[dic
     design = pd.DataFrame({"y": data["__y"].to_numpy()})
     for i, f in enumerate(factors):
         design[f"f{i}"] = data[f].astype(str).to_numpy()
-    fit = smf.ols("y ~ " + " + ".join(terms), data=design).fit()
-    exog = fit.model.exog
-    if np.linalg.matrix_rank(exog) < exog.shape[1]:
+    model = smf.ols("y ~ " + " + ".join(terms), data=design)
+    rank = int(np.linalg.matrix_rank(model.exog))
+    if rank < model.exog.shape[1]:
         raise DatasetError(f"the factors {' + '.join(factors)} are confounded among these rows (some levels only "
-                           f"occur together, the model has rank {np.linalg.matrix_rank(exog)} < {exog.shape[1]}); "
+                           f"occur together, the model has rank {rank} < {model.exog.shape[1]}); "
                            f"analyse fewer factors")
+    fit = model.fit()
     table = anova_lm(fit, typ=anova_type)
     out = {}
     for term, factor in terms.items():
