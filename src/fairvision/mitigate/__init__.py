@@ -4,7 +4,7 @@ for Fairer Face Recognition", NeurIPS 2023) as training plug-ins.
 In a training config, the ``mitigation:`` section (validated by :class:`MitigationConfig`; importing this
 package registers it as a :mod:`fairvision.train.plugins` plugin) gives the run one callback::
 
-    mitigation: {name: flipped, fraction: 0.3, group: male}     # or: fairvision train CONFIG --set mitigation.name=flipped
+    mitigation: {name: flipped, fraction: 0.3, group: male}   # or --set mitigation.name=flipped
     mitigation: {name: angular, m_majority: 0.35, m_minority: 0.45}
     mitigation: {name: discriminator, alpha: 1.0, hidden: 128, lr: 0.001}
 

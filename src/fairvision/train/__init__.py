@@ -22,7 +22,7 @@ from fairvision.train.config import (
     load_data_config,
     load_run_config,
 )
-from fairvision.train.callbacks import Callback, FitContext
+from fairvision.train.callbacks import Batch, Callback, FitContext
 from fairvision.train.tasks import TASKS, IdentificationTask, Task
 from fairvision.train.attribute_task import AttributeTask
 from fairvision.train.plugins import PLUGINS, Plugin
@@ -34,6 +34,7 @@ from fairvision.train.step import TrainStep
 
 __all__ = [
     "AttributeTask",
+    "Batch",
     "Callback",
     "IdentificationTask",
     "PLUGINS",

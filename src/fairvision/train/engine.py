@@ -180,7 +180,8 @@ def train(
     **Callbacks** (:class:`fairvision.train.Callback`) plug new behaviour into the loop (hooks when the head
     is built, at fit start/end, epoch start/end, before every training step -- with a
     :class:`~fairvision.train.callbacks.Batch` holding the samples' groups --, extra loss terms, after every
-    optimizer step); their state is saved in the checkpoint and restored on resume. Without callbacks the loop is exactly the plain one.
+    optimizer step); their state is saved in the checkpoint and restored on resume. Without callbacks the loop
+    is exactly the plain one.
 
     **Divergence.** A NaN/inf loss or embedding stops training; the run is
     recorded with ``status: "diverged"`` and ``Error = 1`` (FR-NAS), a message
@@ -284,7 +285,8 @@ def _train(run: _Run, state: dict | None, schedule_epochs: int) -> None:
     )
     upe = len(loader)
     scheduler = build_scheduler(cfg.optim, optimizer, schedule_epochs=schedule_epochs, updates_per_epoch=upe)
-    ctx = FitContext(cfg=cfg, model=model, head=head, optimizer=optimizer, device=device, run_dir=run_dir, task=task)
+    ctx = FitContext(cfg=cfg, model=model, head=head, optimizer=optimizer, device=device, run_dir=run_dir,
+                     task=task)
     if state is None and tc.init_from:
         load_initial_weights(tc.init_from, model, head)
     if state is not None:
