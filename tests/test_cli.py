@@ -12,7 +12,7 @@ import pytest
 
 from fairvision.cli import build_parser, main
 
-COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "attribute-bias", "prune-study", "search",
+COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "attribute-bias", "prune-study", "zoo", "search",
             "trials", "pareto", "retrain", "analyze"]
 
 

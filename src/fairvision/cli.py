@@ -412,6 +412,18 @@ def _cmd_prune_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from fairvision.search.zoo import load_zoo_config, run_zoo
+
+    cfg = load_zoo_config(args.config)
+    trials = run_zoo(cfg, args.store, workers=args.workers, dask_scheduler=args.dask_scheduler,
+                     progress=not args.quiet)
+    counts = trials["status"].value_counts().to_dict()
+    print(f"{args.store}: study {cfg.study!r}: {len(trials)} trials ({counts}); "
+          f"see `fairvision trials {args.store}` and `fairvision pareto {args.store}`")
+    return 0
+
+
 def _key_values(items: list[str] | None, flag: str) -> dict:
     """``KEY=VALUE`` strings (values parsed as YAML) as a dict; ConfigError naming ``flag``."""
     import yaml
@@ -705,6 +717,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-scheduler", help="address of an existing Dask scheduler (runs on a shared file system)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_prune_study)
+
+    p = sub.add_parser("zoo", help="train hand-picked backbones x heads x optimizers into one trial store (resumable)")
+    p.add_argument("config", help="zoo YAML (see configs/zoo-synthetic.yaml, configs/zoo-frnas-celeba.yaml)")
+    p.add_argument("--store", required=True, help="trial store: a SQLite file path or an SQLAlchemy URL")
+    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
+    p.add_argument("--dask-scheduler", help="address of an existing Dask scheduler")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_zoo)
 
     p = sub.add_parser("search", help="multi-objective, multi-fidelity architecture + hyperparameter search (resumable)")
     p.add_argument("config", help="search YAML (see configs/search-synthetic.yaml)")
