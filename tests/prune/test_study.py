@@ -175,3 +175,18 @@ def test_cli_prune_study(tmp_path, data_cache, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.yaml" in err[0] and "sweep.sparsities: " in err[0] and "repeat" in err[0]
     assert main(["prune-study", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize("name", ["prune-synthetic-tiny.yaml", "prune-synthetic.yaml", "prune-celeba-resnet18.yaml"])
+def test_shipped_study_configs_validate(tmp_path, name):
+    """Every run of a shipped study (dense and each level) is a valid training config."""
+    cfg = load_study_config(Path(__file__).resolve().parents[2] / "configs" / name)
+    from fairvision.prune.study import _train_mapping
+
+    objective = StudyObjective(_train_mapping(cfg), cfg.sweep, tmp_path / "runs")
+    objective.check()
+    assert cfg.sweep.sparsities == [0.8, 0.9, 0.95, 0.98, 0.99, 0.995] and len(cfg.sweep.seeds) == 3
+    if name == "prune-celeba-resnet18.yaml":  # the paper's setting: GMP from scratch at epochs 10, 20, ..., 80 of 100
+        run = objective.run_config(0.9, 0)
+        assert (run.task.name, run.data.kind, run.data.partition, run.model.name) == ("attribute", "celeba", "official", "resnet18")
+        assert (run.prune["start"], run.prune["end"], run.prune["freq"], run.train.epochs) == (10, 90, 10, 100)

@@ -12,8 +12,8 @@ from fairvision.train.data import expand_path
 
 from .conftest import CONFIGS, TINY
 
-# search and prune-study configs are tested in tests/search and tests/prune
-SHIPPED = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith(("search-", "prune-")))
+# search, prune-study and zoo configs are tested in tests/search and tests/prune
+SHIPPED = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith(("search-", "prune-", "zoo-")))
 
 
 def write(tmp_path, data, name="run.yaml"):
