@@ -496,11 +496,18 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
             from fairvision.metrics._io import read_csv_checked
             from fairvision.report.search_plots import plot_search
 
-            baselines = read_csv_checked(args.baselines, what="baselines") if args.baselines else None
-            if baselines is not None:
-                missing = [n for n in names[:2] if n not in baselines.columns]
+            from fairvision.search.analysis import baseline_table
+
+            tables = []
+            for source in args.baselines or ():  # a CSV (name + objectives) or another trial store
+                is_csv = str(source).lower().endswith(".csv")
+                table = read_csv_checked(source, what="baselines") if is_csv else baseline_table(source)
+                missing = [n for n in names[:2] if n not in table.columns]
                 if missing:
-                    raise FairvisionError(f"{args.baselines}: baselines file needs columns {missing} (and 'name')")
+                    raise FairvisionError(f"{source}: baselines need objectives {missing}"
+                                          f"{' (and a name column)' if is_csv else ' (the store has other objectives)'}")
+                tables.append(table)
+            baselines = pd.concat(tables, ignore_index=True) if tables else None
             plot_search(summary["trials"], front, summary["objectives"], args.plot,
                         hypervolume_curve=summary["hypervolume_curve"], baselines=baselines,
                         title=f"{args.store}: study {store.study_name!r}")
@@ -752,7 +759,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", help="study name (default: the only one)")
     p.add_argument("--json", action="store_true", help='list of {"config", "objectives", ...} on the front')
     p.add_argument("--plot", metavar="OUT.png", help="front, hypervolume over trials, parallel coordinates")
-    p.add_argument("--baselines", metavar="CSV", help="baseline models to overlay: columns name + objectives")
+    p.add_argument("--baselines", metavar="CSV_OR_DB", action="append",
+                   help="baseline models to overlay on the --plot front: a CSV (columns name + objectives) or another "
+                   "trial store, e.g. a zoo or mitigation study (repeatable)")
     p.add_argument("--weak", action="store_true", help="weak instead of strict dominance")
     p.add_argument("--reference", type=_finite_float, nargs="+", help="hypervolume reference point (default: Error 1, "
                    "others worst observed + 10%%)")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from fairvision.errors import ConfigError
 
-__all__ = ["open_store", "trial_records", "front_summary", "retrain_front"]
+__all__ = ["baseline_table", "open_store", "trial_records", "front_summary", "retrain_front"]
 
 
 def open_store(path: str | Path, study: str | None = None):
@@ -45,6 +45,24 @@ def trial_records(store) -> list[dict[str, Any]]:
         out.append({"number": int(row.number), "config": row.config, "budget": float(row.budget),
                     "status": row.status, "objectives": row.objectives or {}})
     return out
+
+
+def baseline_table(path: str | Path, study: str | None = None) -> pd.DataFrame:
+    """The complete trials of another store (a zoo, a mitigation study) as baselines to overlay on a front:
+    one row per trial, ``name`` (its configuration, e.g. ``resnet18/CosFace/AdamW``, and seed) plus its
+    objectives."""
+    store = open_store(path, study)
+    try:
+        rows = []
+        for r in trial_records(store):
+            if r["status"] != "complete":
+                continue
+            parts = [str(r["config"][k]) for k in ("backbone", "head", "optimizer") if k in r["config"]]
+            name = "/".join(parts) or f"trial {r['number']}"
+            rows.append({"name": f"{store.study_name}: {name}", **r["objectives"]})
+        return pd.DataFrame(rows)
+    finally:
+        store.close()
 
 
 def _reference(frame: pd.DataFrame, objectives, reference: Sequence[float] | None) -> list[float]:
