@@ -6,7 +6,6 @@ import copy
 from pathlib import Path
 
 import pytest
-import torch
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,27 +29,16 @@ TINY = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: these models are tiny, and with other processes (pytest -n, other jobs) on the
-    same cores, OpenMP threads that wait for each other slow every step down many-fold."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
+    """Every training test runs with one intra-op thread (tests/conftest.py)."""
     yield
-    torch.set_num_threads(previous)
 
 
-@pytest.fixture(scope="session")
-def data_cache(tmp_path_factory) -> Path:
-    """Shared folder for synthetic face sets (content-addressed by their config)."""
-    return tmp_path_factory.mktemp("synthetic-cache")
-
-
-@pytest.fixture
-def tiny(data_cache):
-    """A function returning a copy of the tiny config dict, with ``key.path: value`` changes applied."""
+def _maker(base: dict, data_cache: Path):
+    """``make(**changes)``: a copy of ``base`` with ``data.root`` the shared cache and ``key__path=value`` changes."""
 
     def make(**changes) -> dict:
-        cfg = copy.deepcopy(TINY)
+        cfg = copy.deepcopy(base)
         cfg["data"]["root"] = str(data_cache)
         for path, value in changes.items():
             node = cfg
@@ -61,6 +49,12 @@ def tiny(data_cache):
         return cfg
 
     return make
+
+
+@pytest.fixture
+def tiny(data_cache):
+    """A function returning a copy of the tiny config dict, with ``key__path=value`` changes applied."""
+    return _maker(TINY, data_cache)
 
 
 #: Attribute classification on the same tiny faces: ResNet18 at 1/8 width, no embedding layer, a linear head.
@@ -78,16 +72,4 @@ ATTRIBUTE = {
 @pytest.fixture
 def attribute_cfg(data_cache):
     """A function returning a copy of the tiny attribute config dict, with ``key__path=value`` changes applied."""
-
-    def make(**changes) -> dict:
-        cfg = copy.deepcopy(ATTRIBUTE)
-        cfg["data"]["root"] = str(data_cache)
-        for path, value in changes.items():
-            node = cfg
-            keys = path.split("__")
-            for key in keys[:-1]:
-                node = node.setdefault(key, {})
-            node[keys[-1]] = value
-        return cfg
-
-    return make
+    return _maker(ATTRIBUTE, data_cache)

@@ -15,27 +15,14 @@ from fairvision.metrics import verification_accuracy_10fold
 from fairvision.train import RunConfig, evaluate, train
 from fairvision.train.pairs import evaluate_pairs
 
+from .conftest import TINY
+
 RACES = ("African", "Asian", "Caucasian", "Indian")
-
-TINY = {
-    "data": {
-        "kind": "synthetic",
-        "synthetic": {"n_identities": 48, "images_per_identity": 4, "size": 16, "seed": 0},
-        "image_size": 16,
-        "val_fraction": 0.25,
-        "test_fraction": 0.25,
-        "eval_protocol": None,
-    },
-    "model": {"name": "frnas_dpn", "edges": [0, 0, 0], "width": 0.125, "embedding_dim": 32},
-    "head": {"name": "CosFace"},
-    "optim": {"name": "AdamW", "lr": 0.002, "weight_decay": 0.05},
-    "train": {"epochs": 1, "batch_size": 16, "seed": 0, "device": "cpu"},
-}
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_cache):
-    cfg = copy.deepcopy(TINY)
+    cfg = copy.deepcopy(TINY)  # the training tests' tiny config, 1 epoch
+    cfg["train"]["epochs"] = 1
     cfg["data"]["root"] = str(data_cache)
     out = tmp_path_factory.mktemp("transfer") / "run"
     train(RunConfig.from_dict(cfg), out, progress=False)
