@@ -68,3 +68,22 @@ def plugin_run_config(data_cache):
         return RunConfig.from_dict(cfg)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (tests/browser.py): ``browser.check(html_path)`` renders a page and returns a
+    BrowserResult (``.ok``, ``.problems()``). Skips when Chromium is missing or cannot start; fails instead
+    under ``CI=true`` (``.ci/run`` installs it)."""
+    import os
+
+    from .browser import Browser, BrowserError
+
+    try:
+        chromium = Browser()
+    except BrowserError as err:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"{err} (CI=true: .ci/run should have installed chromium)")
+        pytest.skip(str(err))
+    yield chromium
+    chromium.close()

@@ -18,17 +18,43 @@ from fairvision.train.callbacks import Batch
 def test_regularizer_on_a_hand_made_batch():
     cb = GroupDiscriminator({"alpha": 2.0})
     cb.build(2, 2)
+    cb.target = 1
     cb.net = nn.Identity()  # the discriminator's logits are the embeddings
     emb = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0], [0.0, math.log(4.0)], [math.log(9.0), 0.0]])
     groups = torch.tensor([0, 0, 1, 1])
-    # softmax rows: (1/2, 1/2), (3/4, 1/4), (1/5, 4/5), (9/10, 1/10); p of the own group: 1/2, 3/4, 4/5, 1/10
-    expected = (math.log(1.4) + math.log(1.15) + math.log(1.1) + math.log(1.8)) / 4
-    assert float(cb.regularizer(emb, groups)) == pytest.approx(expected, rel=1e-6)
+    # softmax rows: (1/2, 1/2), (3/4, 1/4), (1/5, 4/5), (9/10, 1/10); p of the target group 1 for every row
+    # (not of the row's own group): 1/2, 1/4, 4/5, 1/10 -> |0.9 - p| = 0.4, 0.65, 0.1, 0.8
+    expected = (math.log(1.4) + math.log(1.65) + math.log(1.1) + math.log(1.8)) / 4
+    assert float(cb.regularizer(emb)) == pytest.approx(expected, rel=1e-6)
     batch = Batch(images=torch.zeros(4, 1), targets=torch.zeros(4, dtype=torch.long), index=torch.arange(4),
                   groups=groups, epoch=0, step=0)
     assert float(cb.extra_loss(None, batch, emb, torch.zeros(4, 3))) == pytest.approx(2 * expected, rel=1e-6)
     probs = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
-    assert float(sensitive_regularizer(probs, torch.tensor([0, 0]))) == pytest.approx(math.log(1.7) / 2)
+    assert float(sensitive_regularizer(probs, 0)) == pytest.approx(math.log(1.7) / 2)
+    assert float(sensitive_regularizer(probs, 1)) == pytest.approx((math.log(1.8) + math.log(1.1)) / 2)
+
+
+class _Task:
+    group_names = ["female", "male", "other"]
+    train_dataset = range(7)
+
+    def groups(self, index):
+        return torch.tensor([1, 1, 1, 0, 0, 2, 2])[index]
+
+
+@pytest.mark.parametrize("target, code", [(None, 0), ("male", 1), ("other", 2)])
+def test_target_group(target, code):
+    from fairvision.mitigate.callbacks import target_group
+
+    assert target_group(_Task(), target) == code  # default: the smallest group (ties: the first)
+
+
+def test_unknown_target_group_is_an_error():
+    from fairvision.errors import ConfigError
+    from fairvision.mitigate.callbacks import target_group
+
+    with pytest.raises(ConfigError, match="mitigation.target: 'x' is not a group"):
+        target_group(_Task(), "x")
 
 
 def _setup(alpha: float):

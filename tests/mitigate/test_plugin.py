@@ -44,7 +44,7 @@ class Spy(Callback):
 def test_section_validates_and_fills_defaults(tiny):
     cfg = tiny(1, mitigation={"name": "flipped"})
     assert cfg.mitigation == {"name": "flipped", "group": None, "fraction": 0.3, "m_majority": 0.35,
-                              "m_minority": 0.45, "alpha": 1.0, "hidden": 128, "lr": 0.001}
+                              "m_minority": 0.45, "alpha": 1.0, "hidden": 128, "lr": 0.001, "target": None}
     assert [type(cb) for cb in plugin_callbacks(cfg)] == [FlippedLabels]
     assert tiny(1, mitigation="angular").mitigation["name"] == "angular"  # shorthand
     assert plugin_callbacks(tiny(1, mitigation={"name": "none"})) == []

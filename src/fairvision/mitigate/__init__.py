@@ -6,7 +6,7 @@ package registers it as a :mod:`fairvision.train.plugins` plugin) gives the run 
 
     mitigation: {name: flipped, fraction: 0.3, group: male}   # or --set mitigation.name=flipped
     mitigation: {name: angular, m_majority: 0.35, m_minority: 0.45}
-    mitigation: {name: discriminator, alpha: 1.0, hidden: 128, lr: 0.001}
+    mitigation: {name: discriminator, alpha: 1.0, hidden: 128, lr: 0.001, target: female}
 
 * ``flipped`` (:class:`FlippedLabels`): in every training batch, ``fraction`` (0.3) of the images of the
   majority / better-served ``group`` (FR-NAS: male) are relabelled to random *other* identities of that group;
@@ -14,8 +14,9 @@ package registers it as a :mod:`fairvision.train.plugins` plugin) gives the run 
   (:class:`GroupMarginCosFace`): ``m_majority`` (0.35) for ``group``, ``m_minority`` (0.45) for the others.
   FR-NAS's released code left both at 0.35 (plain CosFace); the defaults here differ on purpose;
 * ``discriminator`` (:class:`GroupDiscriminator`, SensitiveNets-style): an MLP on the embedding predicts the
-  group; the backbone's loss gets ``alpha * log(1 + |0.9 - p_group|)``, the discriminator takes alternating
-  steps of its own Adam on the group cross-entropy.
+  group; the backbone's loss gets ``alpha * log(1 + |0.9 - p_target|)`` (every image pushed to look like group
+  ``target`` to the discriminator, as FR-NAS's code does), the discriminator takes alternating steps of its own
+  Adam on the group cross-entropy.
 
 ``group`` defaults to the largest group of the training split (an error when there is no single largest one).
 Groups reach the callbacks through the task (:meth:`fairvision.train.Task.groups`), never global state. Every

@@ -24,7 +24,7 @@ from fairvision.train.callbacks import Batch, Callback, FitContext
 __all__ = ["AngularMargins", "FlippedLabels", "GroupDiscriminator", "MitigationCallback", "majority_group",
            "sensitive_regularizer"]
 
-#: The discriminator's target probability in the SensitiveNets regulariser ``log(1 + |0.9 - p_group|)``.
+#: The discriminator's target probability in the SensitiveNets regulariser ``log(1 + |0.9 - p_target|)``.
 P_TARGET = 0.9
 
 
@@ -177,19 +177,33 @@ class AngularMargins(MitigationCallback):
         record["margins"] = dict(self.margins)
 
 
-def sensitive_regularizer(probabilities: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """``mean_i log(1 + |0.9 - p_i|)`` with ``p_i = probabilities[i, groups[i]]``, the discriminator's probability
-    of row ``i``'s own group (SensitiveNets)."""
-    p = probabilities.gather(1, groups.reshape(-1, 1).long()).squeeze(1)
-    return torch.log1p((P_TARGET - p).abs()).mean()
+def sensitive_regularizer(probabilities: torch.Tensor, target: int) -> torch.Tensor:
+    """``mean_i log(1 + |0.9 - p_i|)`` with ``p_i = probabilities[i, target]``: the discriminator's probability
+    of the *target* group for every row, whatever the row's own group (SensitiveNets as FR-NAS's code applies it:
+    ``torch.log(1 + torch.abs(0.9 - softmax_scores[:, 1])).mean()``)."""
+    return torch.log1p((P_TARGET - probabilities[:, int(target)]).abs()).mean()
+
+
+def target_group(task: Any, group: str | None) -> int:
+    """Code of the discriminator's target group: ``group`` or, when None, the smallest group of the task's
+    training split (ties: the first in the task's group order)."""
+    names = _groups_of(task)
+    if group is not None:
+        if group not in names:
+            raise ConfigError(f"mitigation.target: {group!r} is not a group of the training split "
+                              f"({', '.join(names)})")
+        return names.index(group)
+    codes = task.groups(torch.arange(len(task.train_dataset)))
+    return int(torch.bincount(codes, minlength=len(names)).argmin())
 
 
 class GroupDiscriminator(MitigationCallback):
     """*Discriminator* (SensitiveNets-style), alternating updates:
 
-    1. the backbone (and head) step adds ``alpha * log(1 + |0.9 - p_group|)`` (mean over the batch;
-       :func:`sensitive_regularizer`) to the loss, ``p_group`` being the discriminator's softmax probability of
-       each image's own group, computed with the discriminator as it is;
+    1. the backbone (and head) step adds ``alpha * log(1 + |0.9 - p_target|)`` (mean over the batch;
+       :func:`sensitive_regularizer`) to the loss, ``p_target`` being the discriminator's softmax probability of
+       the target group (``target``; :func:`target_group`) for *every* image, computed with the discriminator as
+       it is -- all images are pushed to look like the target group, so the embedding stops separating groups;
     2. after that optimizer step the discriminator -- an MLP ``Linear(d, hidden), ReLU, Linear(hidden, groups)``
        on the embedding -- takes one step of its own Adam (``lr``) on the cross-entropy of the groups of the same
        batch's (detached) embeddings.
@@ -208,6 +222,7 @@ class GroupDiscriminator(MitigationCallback):
         self._saved: dict[str, Any] | None = None
         self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
         self._sums = [0.0, 0.0, 0.0, 0]  # regulariser, discriminator loss, correct, images
+        self.target = 0
 
     def build(self, embedding_dim: int, num_groups: int, *, device: torch.device | str = "cpu", seed: int = 0) -> None:
         """Make the discriminator and its optimizer (weights drawn from ``seed``, leaving the global RNG as it was);
@@ -225,22 +240,23 @@ class GroupDiscriminator(MitigationCallback):
 
     def on_modules_built(self, ctx: FitContext) -> None:
         groups = _groups_of(ctx.task)
+        self.target = target_group(ctx.task, self.config.target)
         self.build(int(ctx.model.embedding_dim), len(groups), device=ctx.device, seed=ctx.cfg.train.seed)
 
     def on_epoch_start(self, ctx: FitContext, epoch: int) -> None:
         self._sums = [0.0, 0.0, 0.0, 0]
 
-    def regularizer(self, embeddings: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-        """``log(1 + |0.9 - p_group|)``, mean over the batch (not weighted by alpha)."""
+    def regularizer(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """``log(1 + |0.9 - p_target|)``, mean over the batch (not weighted by alpha)."""
         assert self.net is not None, "build() first"
-        return sensitive_regularizer(F.softmax(self.net(embeddings), dim=1), groups.to(embeddings.device))
+        return sensitive_regularizer(F.softmax(self.net(embeddings), dim=1), self.target)
 
     def extra_loss(self, ctx: FitContext, batch: Batch, embeddings: torch.Tensor,
                    logits: torch.Tensor) -> torch.Tensor:
         if batch.groups is None:
             raise ConfigError("mitigation.name: discriminator needs a task with groups")
         groups = batch.groups.to(embeddings.device)
-        reg = self.regularizer(embeddings, groups)
+        reg = self.regularizer(embeddings)
         self._batch = (embeddings.detach(), groups)
         self._sums[0] += float(reg.detach()) * len(groups)
         return self.config.alpha * reg

@@ -18,7 +18,7 @@ _OPTIONS = {
     "none": (),
     "flipped": ("group", "fraction"),
     "angular": ("group", "m_majority", "m_minority"),
-    "discriminator": ("alpha", "hidden", "lr"),
+    "discriminator": ("alpha", "hidden", "lr", "target"),
 }
 
 
@@ -30,7 +30,9 @@ class MitigationConfig(BaseModel):
     * ``angular``: a CosFace head with margin ``m_majority`` for ``group`` and ``m_minority`` for every other
       group (FR-NAS's released code left both at 0.35 -- the defaults here differ);
     * ``discriminator``: an MLP (``hidden`` units) on the embedding predicts the group, trained with its own
-      Adam (``lr``) in alternation with the backbone, which gets ``alpha * mean log(1 + |0.9 - p_group|)``.
+      Adam (``lr``) in alternation with the backbone, which gets ``alpha * mean log(1 + |0.9 - p_target|)``:
+      every image is pushed to look like group ``target`` to the discriminator (FR-NAS: P(female) -> 0.9 for all
+      images, its ``manipulate = 1``), so the embedding stops telling the groups apart.
 
     ``group`` is a value of ``data.group_column`` in the training split; default: the largest group there
     (an error when several groups are equally large).
@@ -49,6 +51,9 @@ class MitigationConfig(BaseModel):
     alpha: float = Field(1.0, ge=0.0, description="discriminator: weight of the backbone's regulariser")
     hidden: int = Field(128, ge=1, le=65536, description="discriminator: hidden units of the MLP")
     lr: float = Field(1e-3, gt=0.0, description="discriminator: learning rate of its Adam optimizer")
+    target: str | None = Field(
+        None, description="discriminator: the group whose probability every image is pushed towards 0.9 (FR-NAS: "
+        "female, the protected group); default: the smallest group of the training split (ties: the first in order)")
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -56,7 +61,7 @@ class MitigationConfig(BaseModel):
         except ValidationError as exc:
             raise ConfigValidationError(exc, source="mitigation") from None
 
-    @field_validator("group", mode="before")
+    @field_validator("group", "target", mode="before")
     @classmethod
     def _group_text(cls, value: Any) -> Any:
         # group values are compared as text (a 0/1 column such as Male: `group: 1`)
