@@ -19,15 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from fairvision.demo import MITIGATIONS
 from fairvision.search.zoo import load_zoo_config, run_zoo
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-METHODS = {
-    "none": [],
-    "flipped": ["mitigation.name=flipped", "mitigation.group=A"],
-    "angular": ["mitigation.name=angular", "mitigation.group=A"],
-    "discriminator": ["mitigation.name=discriminator"],
-}
+METHODS = MITIGATIONS  # none / flipped / angular / discriminator as training-config overrides (the demo's)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import pytest
 from fairvision.cli import build_parser, main
 
 COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "attribute-bias", "prune-study", "zoo", "search",
-            "trials", "pareto", "retrain", "analyze"]
+            "trials", "pareto", "retrain", "analyze", "report", "predict-bias", "cie", "cie-view"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -266,9 +266,8 @@ def test_ranks_single_group(embedding_files, capsys):
 @pytest.mark.parametrize(
     "argv, parts",
     [
-        (["demo", "--bootstrap", "-5"], ["argument --bootstrap", "got -5"]),
-        (["demo", "--bootstrap", "1"], ["argument --bootstrap", "got 1"]),
-        (["demo", "--seed", str(2**70)], ["seed must be a whole number"]),
+        (["demo", "--workers", "0"], ["argument --workers", "got 0"]),
+        (["demo", "--workers", "x"], ["argument --workers"]),
         (["evaluate", "RUN", "--batch-size", "-5"], ["argument --batch-size", "must be >= 1, got -5"]),
         (["evaluate", "RUN", "--batch-size", "0"], ["argument --batch-size", "must be >= 1, got 0"]),
         (["pareto", "STORE", "--reference", "nan", "nan"], ["argument --reference", "must be a finite number, got nan"]),

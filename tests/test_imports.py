@@ -36,8 +36,10 @@ ALLOWED = {
     "prune": BASE | {"data", "metrics", "models", "report", "train", "search"},
     # bias mitigation plugs into training the same way (fairvision.train.plugins imports it by name)
     "mitigate": BASE | {"data", "metrics", "models", "report", "train"},
-    "demo": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "mitigate"},
-    "cli": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "mitigate", "demo"},
+    # the HTML report's sources (fairvision report): detect and load runs, stores, pruning studies; render via report
+    "sources": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "mitigate"},
+    "demo": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "mitigate", "sources"},
+    "cli": BASE | {"data", "metrics", "models", "report", "train", "search", "prune", "mitigate", "demo", "sources"},
 }
 #: Optional dependencies of the ``search`` extra (pip install 'fairvision[search]').
 SEARCH_EXTRA = ("smac", "ConfigSpace", "optuna", "dask", "distributed", "sqlalchemy", "scipy")

@@ -17,7 +17,7 @@ __all__ = ["EXTRAS", "MissingExtraError", "require_extra"]
 #: extra -> (what needs it, the top-level modules it provides).
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "search": ("the search", ("smac", "ConfigSpace", "optuna", "dask", "distributed", "sqlalchemy", "scipy", "psutil")),
-    "stats": ("statistics over seeds", ("statsmodels", "scipy")),
+    "stats": ("statistics over seeds and the dense-only bias predictors", ("statsmodels", "scipy", "sklearn")),
     "prune": ("structured channel pruning", ("torch_pruning",)),
 }
 

@@ -136,7 +136,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from fairvision.demo import run_demo
 
-    run_demo(args.out, seed=args.seed, bootstrap=args.bootstrap)  # run_demo validates everything before working
+    run_demo(args.out, quick=args.quick, workers=args.workers, progress=not args.quiet)
     return 0
 
 
@@ -412,6 +412,84 @@ def _cmd_prune_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_folder(path: str, flag: str) -> Path:
+    """A prune-study output folder named on the command line (ConfigError naming ``flag`` otherwise)."""
+    from fairvision.errors import ConfigError
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ConfigError(f"{flag}: {folder}: study folder not found")
+    return folder
+
+
+def _cmd_predict_bias(args: argparse.Namespace) -> int:
+    """Rank a dense model's attributes by risk of bias growth under pruning (fairvision.prune.risk)."""
+    from fairvision._io import jsonable, write_csv
+    from fairvision.prune.risk import TARGET_NAMES, model_features, rank_bias_risk, write_risk_validation
+
+    evidence = _study_folder(args.evidence, "--evidence") if args.evidence else None
+    features = model_features(args.sources, celeba=args.celeba)
+    options = {"threshold": args.threshold, "n_permutations": args.permutations, "seed": args.seed}
+    if evidence is not None:
+        out = Path(args.validation_out) if args.validation_out else evidence / "risk_validation.csv"
+        write_risk_validation(evidence, out=out, **options)
+    report = rank_bias_risk(features, evidence=evidence, target=args.target, sparsity=args.sparsity, **options)
+    if args.out:
+        write_csv(args.out, report.table)
+    for line in report.warnings:
+        print(f"fairvision predict-bias: warning: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(jsonable(report.to_dict()), indent=2, allow_nan=False))
+        return 0
+    what = f"{len(args.sources)} dense model(s): {', '.join(map(str, args.sources))}"
+    print(f"bias-growth risk of {what}; ranked by {report.ranked_by}"
+          + (f" ({report.method}): |{TARGET_NAMES[report.target]}| growth > {report.threshold:g} at sparsity "
+             f"{report.sparsity:g}"
+             if evidence is not None else ""))
+    columns = ["rank", "attribute", "score", "flagged", *report.features_used]
+    print(report.table[columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if evidence is not None:
+        print(f"\nvalidation evidence: {evidence} (risk_validation.csv: {out}); the combined score's AUC is "
+              "leave-one-attribute-out, single features are scored as they are")
+        table = report.validation[["feature", "spearman", "p_value", "auc", "n", "n_flagged"]]
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    for note in report.notes:
+        print(f"note: {note}")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_cie(args: argparse.Namespace) -> int:
+    """Compression-identified exemplars of a study (fairvision.prune.cie): cie.csv and cie_summary.csv."""
+    from fairvision.prune.cie import write_cie
+
+    study = _study_folder(args.study, "STUDY_DIR")
+    out = Path(args.out) if args.out else study
+    cie, summary = write_cie(study, out=out, split=args.split, k=args.k)
+    overall = summary[summary["by"].isin(["", "dense_score", "dense_disagreement"]) | (summary["by"] == "group")]
+    table = overall.assign(name=overall["statistic"] + overall["by"].map(lambda b: f"[{b}]" if b else "")
+                           + overall["level"].map(lambda v: f"={v}" if v else ""))
+    wanted = ["n_cie", "cie_rate", "auc[dense_score]", "auc[dense_disagreement]", "precision_at_k[dense_score]"]
+    wanted += sorted(n for n in table["name"].unique() if n.startswith("cie_rate[group]"))
+    wide = table.pivot_table(index="sparsity", columns="name", values="value", sort=True)
+    print(wide[[c for c in wanted if c in wide.columns]].reset_index().to_string(
+        index=False, float_format=lambda x: f"{x:.3f}"))
+    print(f"wrote {out / 'cie.csv'} ({len(cie)} rows) and {out / 'cie_summary.csv'}")
+    return 0
+
+
+def _cmd_cie_view(args: argparse.Namespace) -> int:
+    """The susceptible-samples HTML page of a study (fairvision.prune.cie.cie_view)."""
+    from fairvision.prune.cie import cie_view
+
+    study = _study_folder(args.study, "STUDY_DIR")
+    path = cie_view(study, args.out, top_k=args.top_k, sparsity=args.sparsity, split=args.split,
+                    max_cies=args.max_cie)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_zoo(args: argparse.Namespace) -> int:
     from fairvision.search.zoo import load_zoo_config, run_zoo
 
@@ -485,32 +563,30 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from fairvision._io import jsonable
+    from fairvision.errors import ConfigError
     from fairvision.search.analysis import front_summary, open_store
 
+    if args.baselines and not args.plot:
+        raise ConfigError("--baselines are drawn on the --plot figure: give --plot OUT.png too")
     store = open_store(args.store, args.study)
     try:
-        summary = front_summary(store, strict=not args.weak, reference=args.reference)
+        summary = front_summary(store, dominance=args.dominance, reference=args.reference)
         names = [o.name for o in summary["objectives"]]
         front = summary["front"]
+        baselines_csv = None
         if args.plot:
-            from fairvision.metrics._io import read_csv_checked
+            from fairvision._io import write_csv
             from fairvision.report.search_plots import plot_search
+            from fairvision.search.analysis import aggregate_baselines, load_baselines
 
-            from fairvision.search.analysis import baseline_table
-
-            tables = []
-            for source in args.baselines or ():  # a CSV (name + objectives) or another trial store
-                is_csv = str(source).lower().endswith(".csv")
-                table = read_csv_checked(source, what="baselines") if is_csv else baseline_table(source)
-                missing = [n for n in names[:2] if n not in table.columns]
-                if missing:
-                    raise FairvisionError(f"{source}: baselines need objectives {missing}"
-                                          f"{' (and a name column)' if is_csv else ' (the store has other objectives)'}")
-                tables.append(table)
-            baselines = pd.concat(tables, ignore_index=True) if tables else None
+            # CSVs (name + objectives [+ seed, source]) or other trial stores; mean +- std over seeds per name
+            baselines = load_baselines(args.baselines, names[:2]) if args.baselines else None
             plot_search(summary["trials"], front, summary["objectives"], args.plot,
                         hypervolume_curve=summary["hypervolume_curve"], baselines=baselines,
-                        title=f"{args.store}: study {store.study_name!r}")
+                        title=f"{args.store}: study {store.study_name!r} ({args.dominance} dominance)")
+            if baselines is not None:
+                baselines_csv = Path(args.plot).with_name(f"{Path(args.plot).stem}_baselines.csv")
+                write_csv(baselines_csv, aggregate_baselines(baselines, [n for n in names if n in baselines.columns]))
         records = [{"number": int(row["number"]), "budget": float(row["budget"]), "config": row["config"],
                     "objectives": {n: float(row[n]) for n in names}} for _, row in front.iterrows()]
         if args.json:
@@ -519,13 +595,14 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
         print(pd.DataFrame([{"#": r["number"], **r["objectives"], "config": json.dumps(r["config"])} for r in records])
               .to_string(index=False))
         print(f"hypervolume {summary['hypervolume']:.6g} (reference point {summary['reference_point']}, "
-              f"{'weak' if args.weak else 'strict'} dominance, budget {front['budget'].max():g})")
+              f"{args.dominance} dominance, budget {front['budget'].max():g})")
         tau = summary["kendall_tau"]
         if len(tau):
             print("Kendall tau of each lower budget vs the full budget:")
             print(tau.to_string(index=False))
         if args.plot:
-            print(f"wrote {args.plot}")
+            print(f"wrote {args.plot}" + (f" and {baselines_csv} (baselines: mean, std over seeds)"
+                                          if baselines_csv else ""))
         return 0
     finally:
         store.close()
@@ -551,7 +628,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         frame = frame[~(frame["Error"] > args.max_error)]  # keeps rows without an Error value
         frame.attrs.update(attrs)
     result = hyperparameter_analysis(frame, objectives=args.objectives, factors=args.factors, alpha=args.alpha,
-                                     anova_type=args.anova_type)
+                                     anova_type=args.anova_type, dominance=args.dominance)
     if args.json:
         print(json.dumps(jsonable({"source": args.source, **result}), indent=2, allow_nan=False))
         return 0
@@ -572,7 +649,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 print(f"    {p['a']:>12} vs {p['b']:<12} diff {p['diff']:+.4f}  p_adj {p['p_adj']:.3g}"
                       f"{'  *' if p['reject'] else ''}")
         print()
-    print("Pareto fronts (strict dominance) per combination:")
+    print(f"Fronts ({args.dominance} dominance) per combination:")
     for key, entry in result["fronts"].items():
         sizes = ", ".join(f"{pair}: {len(rows)}" for pair, rows in entry["fronts"].items())
         print(f"  {key} (n={entry['n']}): {sizes}")
@@ -585,13 +662,23 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
     store = open_store(args.store, args.study)
     try:
         table = retrain_front(store, top=args.top, seeds=args.seeds, out=args.out, split=args.split,
-                              progress=not args.quiet)
-        cols = ["number"] + [c for c in table.columns if c.endswith("_mean") or c.endswith("_std")]
+                              progress=not args.quiet, dominance=args.dominance, picks=args.pick)
+        cols = ["pick", "number"] + [c for c in table.columns if c.endswith("_mean") or c.endswith("_std")]
         print(table[cols].to_string(index=False))
         print(f"wrote {args.out}/retrain.csv")
         return 0
     finally:
         store.close()
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from fairvision.report.html import files_folder
+    from fairvision.sources import build_report
+
+    out = build_report(args.sources, args.out, bootstrap=args.bootstrap, seed=args.seed, top_k=args.top_k,
+                       title=args.title)
+    print(f"wrote {out} (figures also in {files_folder(out)})")
+    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -644,11 +731,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser("demo", help="synthesise faces with a bias, embed, rank and score them (what `make demo` runs)")
-    p.add_argument("--out", default="runs/demo", help="output directory")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bootstrap", type=_bootstrap_count, default=1000, metavar="N",
-                   help="bootstrap replicates (0 = no confidence intervals, else >= 2; default 1000)")
+    p = sub.add_parser("demo", help="the known-bias benchmark end to end: search, front, baselines, pruning, "
+                                    "HTML report (resumable; what `make demo` runs)")
+    p.add_argument("--out", default="runs/demo", help="output directory (re-running continues it)")
+    p.add_argument("--quick", action="store_true", help="smaller everything, same stages (< 3 min on 2 cores)")
+    p.add_argument("--workers", type=_positive_int, default=2, help="parallel training processes (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser(
@@ -725,6 +813,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_prune_study)
 
+    p = sub.add_parser(
+        "predict-bias",
+        help="rank a dense model's attributes by risk of bias growth under pruning (dense-only warnings)",
+        description="From a dense model alone (a run folder, or CelebA test logits with --celeba), rank the "
+        "attributes most at risk of bias growth under pruning. With --evidence, a combined score fitted on a "
+        "finished prune study (validated leave-one-attribute-out there; STUDY_DIR/risk_validation.csv) flags "
+        "attributes; without it, attributes are ranked by dense uncertainty alone. See docs/bias-warnings.md.",
+    )
+    p.add_argument("sources", nargs="+", metavar="RUN_OR_LOGITS", help="run folder(s) of the dense model, or its "
+                   "CelebA test-partition logits file(s) (np.savetxt); several = several seeds of one model")
+    p.add_argument("--celeba", metavar="ROOT", help="with logits files: folder with list_attr_celeba.txt and "
+                   "list_eval_partition.txt (labels and partition)")
+    p.add_argument("--evidence", metavar="STUDY_DIR", help="finished `fairvision prune-study` folder to fit and "
+                   "validate the combined score on")
+    p.add_argument("--target", choices=["ba", "fpr_gap", "fnr_gap"], default="ba",
+                   help="bias metric whose growth is predicted (default ba: |bias amplification|)")
+    p.add_argument("--sparsity", type=_finite_float, metavar="P", help="level of the evidence study to predict "
+                   "for (default: the one nearest 0.9)")
+    p.add_argument("--threshold", type=_finite_float, default=0.02, metavar="X",
+                   help="flag growth of |metric| by more than X (default 0.02)")
+    p.add_argument("--permutations", type=_positive_int, default=999, metavar="N",
+                   help="permutations of the Spearman p-values (default 999)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="permutation seed (default 0)")
+    p.add_argument("--validation-out", metavar="CSV", help="where to write the evidence's validation table "
+                   "(default STUDY_DIR/risk_validation.csv)")
+    p.add_argument("--json", action="store_true", help='print {"ranking", "validation", "warnings", "notes", ...}')
+    p.add_argument("--out", metavar="CSV", help="also write the ranked table to this CSV")
+    p.set_defaults(func=_cmd_predict_bias)
+
+    p = sub.add_parser(
+        "cie",
+        help="compression-identified exemplars of a prune study: DIR/cie.csv and DIR/cie_summary.csv",
+        description="Samples whose modal prediction over the pruned seeds differs from the dense seeds' (Hooker "
+        "et al. 2020), per level; how well dense-only scores find them, their rate per group and protected "
+        "attribute, and error rates. See docs/bias-warnings.md.",
+    )
+    p.add_argument("study", metavar="STUDY_DIR", help="finished `fairvision prune-study` folder")
+    p.add_argument("--split", choices=["test", "val"], default="test", help="split of the runs' logits (default test)")
+    p.add_argument("--k", type=_positive_int, help="precision@k (default: the number of CIEs of each level)")
+    p.add_argument("--out", metavar="DIR", help="folder of cie.csv and cie_summary.csv (default STUDY_DIR)")
+    p.set_defaults(func=_cmd_cie)
+
+    p = sub.add_parser(
+        "cie-view",
+        help="self-contained HTML page of the samples most susceptible to pruning (images inline, filterable)",
+    )
+    p.add_argument("study", metavar="STUDY_DIR", help="finished `fairvision prune-study` folder")
+    p.add_argument("--out", required=True, metavar="HTML", help="page to write, e.g. cie.html")
+    p.add_argument("--top-k", type=_non_negative_int, default=48, help="samples of highest dense score (default 48)")
+    p.add_argument("--sparsity", type=_finite_float, metavar="P", help="level of the study (default: nearest 0.9)")
+    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--max-cie", type=_non_negative_int, default=200, metavar="N",
+                   help="show at most N CIEs, most flipped attributes first (default 200)")
+    p.set_defaults(func=_cmd_cie_view)
+
     p = sub.add_parser("zoo", help="train hand-picked backbones x heads x optimizers into one trial store (resumable)")
     p.add_argument("config", help="zoo YAML (see configs/zoo-synthetic.yaml, configs/zoo-frnas-celeba.yaml)")
     p.add_argument("--store", required=True, help="trial store: a SQLite file path or an SQLAlchemy URL")
@@ -754,15 +897,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help='list of {"number", "config", "budget", "status", "objectives"}')
     p.set_defaults(func=_cmd_trials)
 
+    dominance_help = ("which points are on the front: 'pareto' (default) drops a point that another is at least as "
+                      "good as in every objective and better in one; 'frnas' is FR-NAS's whatIsPareto: drops a point "
+                      "only if another is strictly better in every objective, so weakly dominated points (e.g. same "
+                      "Error, worse disparity) stay")
     p = sub.add_parser("pareto", help="Pareto front, hypervolume and Kendall tau of a search store")
     p.add_argument("store")
     p.add_argument("--study", help="study name (default: the only one)")
     p.add_argument("--json", action="store_true", help='list of {"config", "objectives", ...} on the front')
     p.add_argument("--plot", metavar="OUT.png", help="front, hypervolume over trials, parallel coordinates")
     p.add_argument("--baselines", metavar="CSV_OR_DB", action="append",
-                   help="baseline models to overlay on the --plot front: a CSV (columns name + objectives) or another "
-                   "trial store, e.g. a zoo or mitigation study (repeatable)")
-    p.add_argument("--weak", action="store_true", help="weak instead of strict dominance")
+                   help="baseline models to overlay on the --plot front: a CSV (columns name + objectives, optional "
+                   "seed, source) or another trial store, e.g. a zoo or mitigation study (repeatable); the rows of "
+                   "one name are drawn once, mean +- std over seeds, and written to OUT_baselines.csv by the plot")
+    p.add_argument("--dominance", choices=["pareto", "frnas"], default="pareto", help=dominance_help)
     p.add_argument("--reference", type=_finite_float, nargs="+", help="hypervolume reference point (default: Error 1, "
                    "others worst observed + 10%%)")
     p.set_defaults(func=_cmd_pareto)
@@ -786,6 +934,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="2: each factor adjusted for the others (default); 1: sequential, in the order of --factors")
     p.add_argument("--max-error", type=_finite_float, metavar="E",
                    help="leave out rows with Error above E (non-converged models; FR-NAS's notebook used 0.75)")
+    p.add_argument("--dominance", choices=["pareto", "frnas"], default="pareto", help=dominance_help)
     p.add_argument("--json", action="store_true", help='{"anova": {objective: {factor: {"F", "p", ...}}}, '
                    '"tukey": {objective: {factor: [{"a", "b", "diff", "p_adj", "reject", ...}]}}, "fronts": ..., ...}')
     p.set_defaults(func=_cmd_analyze)
@@ -794,12 +943,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store")
     p.add_argument("--study", help="study name (default: the only one)")
     p.add_argument("--top", type=_positive_int, default=3, help="front configurations to retrain (knee first)")
+    p.add_argument("--pick", action="append", metavar="KNEE_OR_OBJECTIVE",
+                   help="instead of --top: retrain this front member, 'knee' or the best on an objective "
+                        "(e.g. --pick knee --pick 'Log-Odds Gap'); repeatable")
     p.add_argument("--seeds", type=_positive_int, default=3, help="seeds per configuration")
     p.add_argument("--out", default="runs/retrain")
     p.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
                    help="split the retrained models are scored on (default test)")
+    p.add_argument("--dominance", choices=["pareto", "frnas"], default="pareto", help=dominance_help)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_retrain)
+
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML report of training runs, trial stores and pruning studies",
+        description="Detects each SOURCE -- a training run folder, a trial store (search, zoo, mitigation studies) or "
+        "a pruning study folder -- and writes one HTML file that opens offline (inline CSS and images, no scripts): "
+        "fronts with baselines, hypervolume and Kendall tau; per-group tables with bootstrap intervals and per-epoch "
+        "curves of runs; bias vs sparsity curves, dense-only warnings and susceptible samples of pruning studies; "
+        "the commands and configs behind each figure. The figures are also written to OUT_files/*.png.",
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="run folder, trial store (.db or SQLAlchemy URL) or "
+                   "pruning study folder (repeatable, any mix)")
+    p.add_argument("--out", required=True, metavar="REPORT.html", help="the HTML file to write")
+    p.add_argument("--bootstrap", type=_bootstrap_count, default=1000,
+                   help="bootstrap replicates of the runs' per-group intervals (0 = none, else >= 2; default 1000)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--top-k", type=_positive_int, default=24,
+                   help="susceptible samples shown per pruning study, highest dense score first (default 24)")
+    p.add_argument("--title", help="the report's title (default: the sources' names)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

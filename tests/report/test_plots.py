@@ -87,3 +87,42 @@ def test_search_panels_and_plot_search(tmp_path, search):
     fig, axes = new_figure(3)
     plot_search(trials, front, objectives, tmp_path / "t.png", axes=axes)
     assert len(axes[2].lines) == len(trials)
+
+
+SEEDED = pd.DataFrame({
+    "source": ["zoo"] * 5 + ["paper"],
+    "name": ["zoo: resnet18/CosFace/SGD"] * 3 + ["zoo: vgg11/CosFace/SGD", "zoo: dpn/ArcFace/SGD", "FR-NAS"],
+    "seed": [0, 1, 2, 0, 0, 0],
+    "Error": [0.2, 0.3, 0.4, 0.5, 0.6, 0.25],
+    "Rank Disparity": [1.0, 1.2, 1.4, 0.8, 0.9, 0.5],
+})
+
+
+@pytest.mark.parametrize("baselines, n_errorbars, labels, legend", [
+    (SEEDED, 1, ["resnet18/CosFace/SGD (n=3)", "vgg11/CosFace/SGD", "dpn/ArcFace/SGD", "FR-NAS"],
+     ["trials", "Pareto front", "zoo", "paper"]),
+    (pd.concat([SEEDED, SEEDED.assign(seed=SEEDED["seed"] + 10)], ignore_index=True), 4,
+     ["resnet18/CosFace/SGD (n=6)", "vgg11/CosFace/SGD (n=2)", "dpn/ArcFace/SGD (n=2)", "FR-NAS (n=2)"],
+     ["trials", "Pareto front", "zoo", "paper"]),
+    (SEEDED.drop(columns=["source", "seed"]).iloc[:3], 1, ["zoo: resnet18/CosFace/SGD (n=3)"],
+     ["trials", "Pareto front", "baselines"]),
+])
+def test_front_baselines_mean_and_std_per_name(tmp_path, search, baselines, n_errorbars, labels, legend):
+    from matplotlib.container import ErrorbarContainer
+
+    trials, front, objectives, _, _ = search
+    fig, (ax,) = new_figure(1)
+    plot_front(trials, front, objectives, baselines=baselines, ax=ax)
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == n_errorbars  # one per group with more than one row
+    assert [t.get_text() for t in ax.texts] == labels  # each group labelled once; its source is in the legend
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == legend
+    first = bars[0]  # resnet18: mean (0.3, 1.2), std (0.1, 0.2) -- or of its 6 rows when seeds are doubled
+    x, y = first.lines[0].get_data()
+    assert (x[0], y[0]) == (pytest.approx(0.3), pytest.approx(1.2))
+    xerr, yerr = (seg.get_segments()[0] for seg in first.lines[2])
+    agg = baselines.groupby("name", sort=False)[["Error", "Rank Disparity"]].std().iloc[0]
+    assert xerr[1][0] - xerr[0][0] == pytest.approx(2 * agg["Error"])
+    assert yerr[1][1] - yerr[0][1] == pytest.approx(2 * agg["Rank Disparity"])
+    out = plot_search(trials, front, objectives, tmp_path / "f.png", baselines=baselines)
+    assert out.read_bytes()[:4] == PNG

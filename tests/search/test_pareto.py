@@ -1,4 +1,5 @@
-"""Pareto fronts (strict and weak), exact hypervolume, knee/select, Kendall τ by budget, FR-NAS table."""
+"""Pareto fronts (usual dominance and FR-NAS's whatIsPareto), exact hypervolume, knee/select, Kendall τ by
+budget, FR-NAS table."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fairvision.errors import ConfigError
 from fairvision.search import (
     Objective,
     front_frame,
@@ -27,21 +29,65 @@ def _dominates(a, b) -> bool:
     return bool(np.all(a <= b) and np.any(a < b))
 
 
-def test_strict_and_weak_fronts_hand_made():
-    pts = np.array([[1, 3], [2, 2], [2, 2], [3, 1], [2, 3], [1, 3], [4, 4]], float)
-    strict = pareto_front(pts, MIN2)
-    # (2,3) is dominated by (1,3) and (2,2); (4,4) by everything; duplicates both stay (strict)
-    assert strict.tolist() == [True, True, True, True, False, True, False]
-    weak = pareto_front(pts, MIN2, strict=False)
-    # weak: of exact duplicates only the first is kept
-    assert weak.tolist() == [True, True, False, True, False, False, False]
+def _what_is_pareto(df: pd.DataFrame, x_inc: bool = False, y_inc: bool = False) -> np.ndarray:
+    """FR-NAS's released ``whatIsPareto`` (2-D), transcribed loop for loop."""
+    is_pareto = np.zeros(df.shape[0])
+    for i, (_, (c1, c2)) in enumerate(df.iterrows()):
+        tmp = np.delete(np.array(df), i, axis=0)
+        better_x = (lambda v: v > c1) if x_inc else (lambda v: v < c1)
+        better_y = (lambda v: v > c2) if y_inc else (lambda v: v < c2)
+        if not any(better_x(r[0]) and better_y(r[1]) for r in tmp):
+            is_pareto[i] = 1
+    return is_pareto == 1
 
 
-def test_front_with_maximize_and_nan():
-    pts = np.array([[0.9, 0.1], [0.8, 0.05], [0.7, 0.2], [np.nan, 0.0], [0.95, np.inf]])
-    mask = pareto_front(pts, ["maximize", "minimize"])
-    assert mask.tolist() == [True, True, False, False, False]
-    assert pareto_front(np.empty((0, 2)), MIN2).tolist() == []
+# (Error, disparity) rows and the expected masks: "pareto" (usual) and "frnas" (whatIsPareto)
+HAND_MADE = [
+    pytest.param([[1, 3], [2, 2], [2, 2], [3, 1], [2, 3], [1, 3], [4, 4]],
+                 [True, True, True, True, False, True, False], [True, True, True, True, True, True, False],
+                 id="duplicates-kept;(2,3)-only-weakly-dominated"),
+    pytest.param([[0.1, 0.5], [0.1, 0.9], [0.3, 0.2]], [True, False, True], [True, True, True],
+                 id="same-error-worse-disparity"),
+    pytest.param([[0.1, 0.5], [0.4, 0.5], [0.05, 0.8]], [True, False, True], [True, True, True],
+                 id="same-disparity-worse-error"),
+    pytest.param([[0.1, 0.5], [0.2, 0.6], [0.1, 0.5]], [True, False, True], [True, False, True],
+                 id="strictly-worse-dropped-by-both"),
+    pytest.param([[0.2, 0.2]], [True], [True], id="single"),
+]
+
+
+@pytest.mark.parametrize("points, pareto, frnas", HAND_MADE)
+def test_pareto_and_frnas_fronts_hand_made(points, pareto, frnas):
+    pts = np.array(points, float)
+    assert pareto_front(pts, MIN2).tolist() == pareto
+    assert pareto_front(pts, MIN2, dominance="pareto").tolist() == pareto
+    assert pareto_front(pts, MIN2, dominance="frnas").tolist() == frnas
+    assert _what_is_pareto(pd.DataFrame(pts)).tolist() == frnas
+
+
+@pytest.mark.parametrize("dominance, expected", [
+    ("pareto", [True, False, True, False, False, False]),
+    ("frnas", [True, True, True, False, False, False]),
+])
+def test_front_with_maximize_and_nan(dominance, expected):
+    # accuracy (maximised) vs disparity: row 1 has row 0's accuracy and a worse disparity
+    pts = np.array([[0.9, 0.1], [0.9, 0.3], [0.8, 0.05], [0.7, 0.2], [np.nan, 0.0], [0.95, np.inf]])
+    assert pareto_front(pts, ["maximize", "minimize"], dominance=dominance).tolist() == expected
+    finite = ~np.isnan(pts).any(axis=1) & np.isfinite(pts).all(axis=1)
+    if dominance == "frnas":  # same as whatIsPareto on the finite rows (it would keep NaN rows: we do not)
+        got = _what_is_pareto(pd.DataFrame(pts[finite]), x_inc=True)
+        assert got.tolist() == [e for e, f in zip(expected, finite) if f]
+    assert pareto_front(np.empty((0, 2)), MIN2, dominance=dominance).tolist() == []
+    assert not pareto_front(np.full((3, 2), np.nan), MIN2, dominance=dominance).any()
+
+
+@pytest.mark.parametrize("bad", ["strict", "weak", "FRNAS", None, True])
+def test_bad_dominance_and_directions(bad):
+    pts = np.array([[0.9, 0.1], [0.8, 0.05]])
+    with pytest.raises(ConfigError, match="^dominance must be 'pareto' .* or 'frnas' .*got"):
+        pareto_front(pts, MIN2, dominance=bad)
+    with pytest.raises(ConfigError, match="dominance"):
+        front_frame(pd.DataFrame(pts, columns=["a", "b"]), ["a", "b"], dominance=bad)
     with pytest.raises(ValueError, match="directions"):
         pareto_front(pts, ["minimize"])
     with pytest.raises(ValueError, match="directions must be"):
@@ -57,8 +103,20 @@ def test_front_invariants(points):
     for i in range(len(p)):
         dominated = any(_dominates(front[j], p[i]) for j in range(len(front)))
         assert mask[i] == (not dominated)  # members non-dominated; non-members dominated by a member
-    weak = pareto_front(p, ["minimize"] * 3, strict=False)
-    assert len({tuple(r) for r in p[mask]}) == weak.sum() and not (weak & ~mask).any()
+    frnas = pareto_front(p, ["minimize"] * 3, dominance="frnas")
+    for i in range(len(p)):
+        assert frnas[i] == (not any(np.all(q < p[i]) for q in p))  # dropped iff strictly beaten everywhere
+    assert not (mask & ~frnas).any()  # the usual front is inside FR-NAS's
+    if p.shape[0]:
+        two = p[:, :2]
+        assert pareto_front(two, MIN2, dominance="frnas").tolist() == _what_is_pareto(pd.DataFrame(two)).tolist()
+
+
+@pytest.mark.parametrize("dominance", ["pareto", "frnas"])
+def test_hypervolume_ignores_the_mode_and_duplicates(dominance):
+    pts = np.array([[1, 3], [2, 2], [2, 2], [3, 1], [1, 3.5], [3, 1]], float)
+    front = pts[pareto_front(pts, MIN2, dominance=dominance)]
+    assert hypervolume(front, [4, 4], MIN2) == pytest.approx(6.0) == hypervolume(pts, [4, 4], MIN2)
 
 
 def test_hypervolume_hand_computed_2d_and_3d():
@@ -108,6 +166,20 @@ def test_knee_and_select():
         select(pts, MIN2, by="Error")
     with pytest.raises(ValueError, match="empty"):
         knee_point(np.full((2, 2), np.nan), MIN2)
+
+
+@pytest.mark.parametrize("dominance, front, knee, best_disparity", [
+    ("pareto", [0, 2, 3], 2, 3),
+    ("frnas", [0, 1, 2, 3], 2, 3),  # (0.0, 1.2): same Error as row 0, worse disparity
+])
+def test_knee_select_front_frame_follow_the_mode(dominance, front, knee, best_disparity):
+    pts = np.array([[0.0, 1.0], [0.0, 1.2], [0.2, 0.3], [1.0, 0.0], [0.9, 0.9]])
+    frame = pd.DataFrame(pts, columns=["Error", "Disparity"], index=list("abcde"))
+    assert list(front_frame(frame, ["Error", "Disparity"], dominance=dominance).index) == [
+        "abcde"[i] for i in front]
+    assert knee_point(pts, MIN2, dominance=dominance) == knee
+    assert select(pts, MIN2, by=1, dominance=dominance) == best_disparity
+    assert select(pts, MIN2, by=0, dominance=dominance) == 0  # ties on Error broken by disparity
 
 
 def test_kendall_tau_by_budget():
@@ -174,3 +246,11 @@ def test_frnas_phase1_hypervolume(vgg):
     assert hv == pytest.approx(hypervolume(f, ref, MIN2), rel=1e-12)
     assert 13.0 < hv < ref[1]
     assert hypervolume(pts, ref, [Objective("Error"), Objective("Rank Disparity")]) == hv
+
+
+def test_frnas_phase1_front_matches_what_is_pareto(vgg):
+    table = vgg[["Error", "Rank Disparity"]]
+    frnas = front_frame(vgg, ["Error", "Rank Disparity"], dominance="frnas")
+    assert list(frnas.index) == list(table.index[_what_is_pareto(table)])
+    usual = front_frame(vgg, ["Error", "Rank Disparity"])
+    assert set(usual.index) <= set(frnas.index)

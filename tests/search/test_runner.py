@@ -116,6 +116,32 @@ def test_retrain_top_config(search, capsys):
     assert len(runs) == 2 and runs[0].endswith("seed0") and runs[1].endswith("seed1")
 
 
+def test_retrain_picks(search, capsys):
+    from fairvision.search.analysis import front_summary, open_store
+    from fairvision.search.pareto import select
+
+    store = open_store(search / "s.db")
+    try:
+        summary = front_summary(store)
+    finally:
+        store.close()
+    front, objectives = summary["front"], summary["objectives"]
+    names = [o.name for o in objectives]
+    expected = {pick: int(front.iloc[select(front[names].to_numpy(float), objectives, by=pick, names=names)]["number"])
+                for pick in ("knee", names[1])}
+    assert main(["retrain", str(search / "s.db"), "--pick", "knee", "--pick", names[1], "--seeds", "1",
+                 "--out", str(search / "picks"), "--quiet"]) == 0
+    table = pd.read_csv(search / "picks" / "retrain.csv")
+    assert table["pick"].iloc[0] == "knee" and int(table["number"].iloc[0]) == expected["knee"]
+    assert dict(zip(table["pick"], table["number"])) == {
+        p: n for p, n in expected.items() if p == "knee" or n != expected["knee"]}  # a member picked twice: once
+    capsys.readouterr()
+    assert main(["retrain", str(search / "s.db"), "--pick", "Bogus", "--seeds", "1", "--out",
+                 str(search / "bad"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'Bogus' is neither 'knee' nor an objective" in err[0]
+
+
 @pytest.mark.parametrize("name", ["search-synthetic.yaml", "search-frnas-celeba.yaml", "search-frnas-vggface2.yaml"])
 def test_shipped_search_configs_validate(name):
     from fairvision.search.runner import _train_mapping, build_space

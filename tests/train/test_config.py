@@ -186,17 +186,30 @@ def test_shipped_configs_present():
     assert {"synthetic-tiny.yaml", "synthetic-small.yaml", "frnas-dpn-celeba.yaml", "frnas-dpn-vggface2.yaml"} <= names
 
 
-@pytest.mark.parametrize("name, kind, group", [("frnas-dpn-celeba.yaml", "celeba", "Male"), ("frnas-dpn-vggface2.yaml", "vggface2", "gender")])
-def test_paper_configs_have_frnas_settings(name, kind, group):
+@pytest.mark.parametrize("name, kind, group, edges, lr, epochs, schedule, alternatives", [
+    # CelebA: SMAC_000, 100 epochs; CelebA's own alternatives named as --set commands
+    ("frnas-dpn-celeba.yaml", "celeba", "Male", (0, 0, 0), 0.2813, 100, None,
+     [["model.edges=[0,1,0]", "optim.lr=0.3235"], ["model.edges=[6,8,0]", "optim.name=Adam", "optim.lr=6.05e-4"]]),
+    # VGGFace2: SMAC_301, 10 epochs of a 100-epoch schedule; SMAC_000 the alternative
+    ("frnas-dpn-vggface2.yaml", "vggface2", "gender", (3, 0, 1), 0.1383, 10, 100,
+     [["model.edges=[0,0,0]", "optim.lr=0.2813", "train.epochs=100"]]),
+])
+def test_paper_configs_have_frnas_settings(name, kind, group, edges, lr, epochs, schedule, alternatives):
     cfg = load_run_config(CONFIGS / name)
     assert (cfg.data.kind, cfg.data.group_column, cfg.data.image_size) == (kind, group, 224)
-    assert cfg.model.name == "frnas_dpn" and cfg.model.edges == (0, 0, 0)  # SMAC_000
-    assert (cfg.head.name, cfg.optim.name, cfg.optim.lr) == ("CosFace", "SGD", 0.2813)
-    assert (cfg.train.batch_size, cfg.train.epochs) == (64, 100)
+    assert cfg.model.name == "frnas_dpn" and cfg.model.edges == edges
+    assert (cfg.head.name, cfg.optim.name, cfg.optim.lr) == ("CosFace", "SGD", lr)
+    assert (cfg.train.batch_size, cfg.train.epochs, cfg.train.schedule_epochs) == (64, epochs, schedule)
+    assert (cfg.loss.name, cfg.loss.gamma) == ("focal", 2.0)  # per sample; focal_batch stays available
+    assert cfg.task.resize == "frnas" and cfg.task.resize_to(224) == 256  # resize 256, crop 224
+    assert cfg.data.balance_train is None  # optional, off
     text = (CONFIGS / name).read_text()
-    assert "SMAC_301" in text and "[3, 0, 1]" in text and "0.1383" in text
-    smac301 = load_run_config(CONFIGS / name, ["model.edges=[3,0,1]", "optim.lr=0.1383"])
-    assert smac301.model.edges == (3, 0, 1)
+    assert "focal_batch" in text
+    commands = " ".join(text.replace("\\\n#", " ").split())  # the header's commands, continuation lines joined
+    for sets in alternatives:
+        assert " ".join(f"--set {s}" for s in sets) in commands
+        alt = load_run_config(CONFIGS / name, sets)
+        assert alt.model.edges == tuple(yaml.safe_load(sets[0].partition("=")[2]))
 
 
 def test_placeholder_root_needs_the_variable(monkeypatch):

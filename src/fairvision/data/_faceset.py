@@ -10,14 +10,26 @@ takes the *name of a column*, never a hard-wired value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from fairvision.errors import DatasetError, show_value
 
-__all__ = ["FaceSet"]
+__all__ = ["FaceSet", "ImageEdit"]
 
 REQUIRED_COLUMNS = ("path", "identity")
+
+
+class ImageEdit(Protocol):
+    """A change of some images of a face set, decided per row from the frame (e.g. a trigger column)."""
+
+    def rows(self, frame: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the rows of ``frame`` whose images are edited."""
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """The edited copy of an (H, W, 3) uint8 RGB image."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +40,15 @@ class FaceSet:
         frame: one row per image; columns ``path``, ``identity`` and attributes.
         name: a short human-readable name (used in reports).
         skipped: paths of images dropped by ``on_bad_image="skip"``, with the reason.
+        edit: an :class:`ImageEdit` that :class:`~fairvision.data.FaceImageDataset` applies to the decoded
+            images of the rows it selects (e.g. a backdoor trigger, :mod:`fairvision.data.trigger`); None
+            for none. :meth:`subset` keeps it.
     """
 
     frame: pd.DataFrame
     name: str = "faces"
     skipped: tuple[tuple[str, str], ...] = field(default=())
+    edit: "ImageEdit | None" = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in self.frame.columns]
@@ -68,7 +84,7 @@ class FaceSet:
     def subset(self, mask_or_index, *, name: str | None = None) -> "FaceSet":
         """Rows selected by a boolean mask or positional index, renumbered from 0."""
         frame = self.frame.loc[mask_or_index] if _is_mask(mask_or_index) else self.frame.iloc[mask_or_index]
-        return FaceSet(frame.reset_index(drop=True), name=name or self.name, skipped=self.skipped)
+        return FaceSet(frame.reset_index(drop=True), name=name or self.name, skipped=self.skipped, edit=self.edit)
 
     def identity_table(self, columns: list[str] | None = None) -> pd.DataFrame:
         """One row per identity: image count and the identity-level attribute values.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fairvision.errors import show_value
 from fairvision.metrics._attributes import (
     ATTRIBUTE_COLUMNS,
     GAP_COLUMNS,
@@ -150,10 +151,33 @@ class AttributeBiasReport:
 
 
 def _bias_frame(pred, labels, train, g, names, min_positives, min_relative_difference) -> pd.DataFrame:
+    """BA and gaps of the predicted attributes (the first ``pred.shape[1]`` of ``names``) w.r.t. column g of
+    ``labels``/``train``, whose further columns are unpredicted protected attributes (group labels)."""
+    n_targets = pred.shape[1]
+    if labels.shape[1] > n_targets:  # group labels: their "predictions" are never used, their rows dropped
+        pred = np.hstack([pred, np.zeros((len(pred), labels.shape[1] - n_targets), dtype=bool)])
     ba = ba_rows(pred, labels, train, g, names, min_positives=min_positives,
                  min_relative_difference=min_relative_difference)
     gaps = gap_rows(pred, labels, g, names)
-    return ba.merge(gaps, on=["protected", "attribute"], how="left", validate="one_to_one")
+    out = ba.merge(gaps, on=["protected", "attribute"], how="left", validate="one_to_one")
+    if len(names) > n_targets:
+        out = out[out["attribute"].isin(names[:n_targets])].reset_index(drop=True)
+    return out
+
+
+def _group_matrix(values, name: str, rows: int, columns: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """Names and boolean (rows, K) matrix of group labels (a DataFrame or a mapping name -> 0/1 values)."""
+    if values is None:
+        if columns:
+            raise ValueError(f"group_labels needs {name} too (columns {', '.join(columns)})")
+        return [], np.zeros((rows, 0), dtype=bool)
+    frame = values if isinstance(values, pd.DataFrame) else pd.DataFrame({k: np.asarray(v) for k, v in values.items()})
+    names = [str(c) for c in frame.columns]
+    if columns is not None and names != columns:
+        raise ValueError(f"{name} has columns {names}, expected those of group_labels {columns}")
+    if not names:
+        return [], np.zeros((rows, 0), dtype=bool)
+    return names, label_matrix(frame.to_numpy(), name, shape=(rows, len(names)))
 
 
 def attribute_bias_report(
@@ -168,6 +192,9 @@ def attribute_bias_report(
     val_labels=None,
     min_positives: int = 10,
     min_relative_difference: float = 0.1,
+    group_labels=None,
+    train_group_labels=None,
+    val_group_labels=None,
 ) -> AttributeBiasReport:
     """Every attribute metric, bias amplification and error-rate gap of ``test_logits`` under ``policy``.
 
@@ -175,6 +202,14 @@ def attribute_bias_report(
     ``protected`` defaults to :data:`DEFAULT_PROTECTED` present among
     ``attributes``.  The recalibrated policies need ``val_logits`` and
     ``val_labels`` (same attributes).  See the module docstring for the policies.
+
+    Protected attributes the model does not predict (e.g. a backdoor trigger
+    column, :mod:`fairvision.data.trigger`) come as ``group_labels``: a
+    DataFrame or mapping name -> 0/1 value per test sample; ``protected`` may
+    then name them. They need the training samples' values
+    (``train_group_labels``, same columns: P(a | g)) and, for
+    ``recalibrated_per_group``, the validation samples' (``val_group_labels``).
+    They are never scored as attributes.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
@@ -182,12 +217,23 @@ def attribute_bias_report(
     y = label_matrix(test_labels, "test_labels", shape=z.shape)
     names = attribute_names(attributes, z.shape[1])
     train = label_matrix(train_labels, "train_labels", shape=(None, z.shape[1]))
-    groups = protected_indices(protected, names)
+    extra, y_extra = _group_matrix(group_labels, "group_labels", len(z))
+    clash = [n for n in extra if n in names]
+    if clash:
+        raise ValueError(f"group_labels column {show_value(clash[0])} is also a predicted attribute")
+    all_names = names + extra  # group labels' columns follow the attributes' in y_all, train_all, yv_all
+    groups = protected_indices(protected, all_names)
     if policy != "default":
         if val_logits is None or val_labels is None:
             raise ValueError(f"policy {policy!r} needs val_logits and val_labels (thresholds come from validation)")
         zv = logit_matrix(val_logits, "val_logits", shape=(None, z.shape[1]))
         yv = label_matrix(val_labels, "val_labels", shape=zv.shape)
+    y_all, train_all, yv_all = y, train, (yv if policy == "recalibrated_per_group" else None)
+    if extra:
+        y_all = np.hstack([y, y_extra])
+        train_all = np.hstack([train, _group_matrix(train_group_labels, "train_group_labels", len(train), extra)[1]])
+        if yv_all is not None:
+            yv_all = np.hstack([yv, _group_matrix(val_group_labels, "val_group_labels", len(zv), extra)[1]])
     rates = train.mean(axis=0)
     fixed = logit_metrics(z, y)
     options = (min_positives, min_relative_difference)
@@ -196,20 +242,22 @@ def attribute_bias_report(
         t = np.zeros(len(names)) if policy == "default" else kth_largest_thresholds(zv, yv)
         pred = z > t
         table = attribute_frame(names, {**fixed, **prediction_metrics(pred, y, rates)})
-        bias = pd.concat([_bias_frame(pred, y, train, g, names, *options) for g in groups], ignore_index=True)
+        bias = pd.concat([_bias_frame(pred, y_all, train_all, g, all_names, *options) for g in groups],
+                         ignore_index=True)
         thresholds = pd.DataFrame({"threshold": t}, index=index)
     else:
         tables, frames, columns = {}, [], {}
         for g in groups:
-            per_group = np.stack([kth_largest_thresholds(zv[yv[:, g] == v], yv[yv[:, g] == v]) for v in GROUPS])
-            pred = z > per_group[y[:, g].astype(np.intp)]
-            tables[names[g]] = attribute_frame(names, {**fixed, **prediction_metrics(pred, y, rates)})
-            frames.append(_bias_frame(pred, y, train, g, names, *options))
-            columns.update({(names[g], v): per_group[v] for v in GROUPS})
+            per_group = np.stack([kth_largest_thresholds(zv[yv_all[:, g] == v], yv[yv_all[:, g] == v])
+                                  for v in GROUPS])
+            pred = z > per_group[y_all[:, g].astype(np.intp)]
+            tables[all_names[g]] = attribute_frame(names, {**fixed, **prediction_metrics(pred, y, rates)})
+            frames.append(_bias_frame(pred, y_all, train_all, g, all_names, *options))
+            columns.update({(all_names[g], v): per_group[v] for v in GROUPS})
         table = pd.concat(tables, names=["protected", "attribute"])
         bias = pd.concat(frames, ignore_index=True)
         thresholds = pd.DataFrame(columns, index=index)
         thresholds.columns = pd.MultiIndex.from_tuples(list(columns), names=["protected", "group"])
     bias = bias[["protected", "attribute", "bias_amplification", "skip_reason", *GAP_COLUMNS]]
-    return AttributeBiasReport(policy=policy, protected=tuple(names[g] for g in groups), attributes=table,
+    return AttributeBiasReport(policy=policy, protected=tuple(all_names[g] for g in groups), attributes=table,
                                bias=bias, thresholds=thresholds)

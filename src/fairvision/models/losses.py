@@ -1,11 +1,12 @@
 """Classification losses applied to a head's logits.
 
 * ``"ce"``: cross-entropy, ``mean_i -log p_i`` (``p_i`` = softmax probability of the true class);
-* ``"focal"``: focal loss (Lin et al. 2017), ``mean_i (1 - p_i)^gamma * -log p_i``;
-  FR-NAS's default ``gamma = 2``; ``gamma = 0`` is cross-entropy;
+* ``"focal"``: focal loss (Lin et al. 2017), ``mean_i (1 - p_i)^gamma * -log p_i``, i.e. FR-NAS's
+  ``FocalLoss(elementwise=True)``; FR-NAS's default ``gamma = 2``; ``gamma = 0`` is cross-entropy.  The
+  shipped FR-NAS configs use it: the factor down-weights each easy sample, which is what a focal loss is for;
 * ``"focal_batch"``: FR-NAS's own ``FocalLoss()`` default (``elementwise=False``),
   which applies the focal factor to the *batch-mean* cross-entropy ``L``:
-  ``(1 - exp(-L))^gamma * L``.  Provided for exact reproduction only;
+  ``(1 - exp(-L))^gamma * L`` (one factor for the whole batch).  Kept for exact reproduction;
 * ``"bce"``: multi-label binary cross-entropy on logits ``(B, A)`` against 0/1 targets ``(B, A)``, the mean
   over all B x A entries (``binary_cross_entropy_with_logits``; attribute classification).
 """

@@ -39,9 +39,27 @@ checkpoint (resume and budget extension continue with the same masks). A pruned 
 **Structured channel pruning** (Torch-Pruning, ``pip install torch-pruning``): :func:`structured_prune`
 removes whole channels for real speed-ups and reports parameters, MACs and CPU latency before and after;
 DPN (``frnas_dpn`` included) and ReXNet are refused up front (:func:`check_structured_support`).
+
+**Warnings from the dense model** (docs/bias-warnings.md; scipy and scikit-learn, the ``stats`` extra):
+:mod:`fairvision.prune.risk` validates dense-only predictors of bias growth on a finished study
+(:func:`validate_risk`, leave-one-attribute-out) and ranks a new dense model's attributes
+(:func:`rank_bias_risk`, ``fairvision predict-bias``); :mod:`fairvision.prune.cie` finds the
+compression-identified exemplars of a study (:func:`compression_identified_exemplars`, :func:`cie_summary`,
+``fairvision cie``) and draws them (:func:`cie_view`, ``fairvision cie-view``).
 """
 
 from fairvision.prune.callback import PruningCallback
+from fairvision.prune.cie import (
+    StudyPredictions,
+    cie_summary,
+    cie_view,
+    compression_identified_exemplars,
+    dense_scores,
+    load_study_predictions,
+    modal_predictions,
+    precision_at_k,
+    write_cie,
+)
 from fairvision.prune.config import PRUNE_METHODS, PruneConfig
 from fairvision.prune.magnitude import (
     PRUNERS,
@@ -54,6 +72,16 @@ from fairvision.prune.magnitude import (
     sparsity_report,
 )
 from fairvision.prune.plugin import register as _register_plugin
+from fairvision.prune.risk import (
+    BiasRiskReport,
+    bias_growth,
+    dense_features,
+    leave_one_attribute_out,
+    model_features,
+    rank_bias_risk,
+    validate_risk,
+    write_risk_validation,
+)
 from fairvision.prune.schedule import gmp_schedule, gmp_sparsity, pruning_epochs
 from fairvision.prune.structured import (
     DENIED_ARCHITECTURES,
@@ -65,6 +93,7 @@ from fairvision.prune.structured import (
 )
 
 __all__ = [
+    "BiasRiskReport",
     "DENIED_ARCHITECTURES",
     "IMPORTANCES",
     "PRUNERS",
@@ -72,19 +101,35 @@ __all__ = [
     "PruneConfig",
     "PruningCallback",
     "StructuredReport",
+    "StudyPredictions",
     "apply_masks",
+    "bias_growth",
     "check_structured_support",
+    "cie_summary",
+    "cie_view",
+    "compression_identified_exemplars",
+    "dense_features",
+    "dense_scores",
     "enforce_masks",
     "get_masks",
     "gmp_schedule",
     "gmp_sparsity",
     "is_pruned",
+    "leave_one_attribute_out",
+    "load_study_predictions",
     "magnitude_prune",
     "measure_latency",
+    "modal_predictions",
+    "model_features",
+    "precision_at_k",
     "prunable_modules",
     "pruning_epochs",
+    "rank_bias_risk",
     "sparsity_report",
     "structured_prune",
+    "validate_risk",
+    "write_cie",
+    "write_risk_validation",
 ]
 
 _register_plugin()  # the training config's `prune:` section (fairvision.train.plugins)

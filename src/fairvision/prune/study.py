@@ -218,6 +218,7 @@ def run_prune_study(cfg: PruneStudyConfig, out: str | Path, *, workers: int = 1,
     space = ConfigurationSpace({"sparsity": Float("sparsity", (0.0, 1.0))})
     engine = create_engine("grid", space, ["Error"], n_trials=len(points), points=points)
     out.mkdir(parents=True, exist_ok=True)
+    _write_study_config(out, cfg, base)
     store = TrialStore(out / "study.db")
     try:
         run_search(objective, engine=engine, store=store, n_trials=len(points), workers=workers,
@@ -228,6 +229,16 @@ def run_prune_study(cfg: PruneStudyConfig, out: str | Path, *, workers: int = 1,
         store.close()
         engine.close()
     return summarize(out, points=[(p["config"]["sparsity"], p["seed"]) for p in points])
+
+
+def _write_study_config(out: Path, cfg: PruneStudyConfig, base: dict[str, Any]) -> None:
+    """``DIR/study.yaml``: the study as it runs (its training config resolved), so the folder says what made it."""
+    import yaml
+
+    from fairvision._io import atomic_write
+
+    resolved = cfg.model_dump(mode="json", exclude={"base_dir"}) | {"train": base, "overrides": []}
+    atomic_write(out / "study.yaml", lambda tmp: tmp.write_text(yaml.safe_dump(resolved, sort_keys=False)))
 
 
 def study_runs(out: str | Path, points: Sequence[tuple[float, int]]) -> list[tuple[float, int, Path]]:

@@ -24,8 +24,9 @@ import yaml
 
 from fairvision._io import write_csv
 from fairvision.errors import DatasetError
-from fairvision.metrics import DEFAULT_PROTECTED, METRIC_NAMES, attribute_bias_report, read_logits
+from fairvision.metrics import METRIC_NAMES, attribute_bias_report, read_logits
 from fairvision.train import RunLayout
+from fairvision.train.trigger import protected_attributes, trigger_column
 
 __all__ = ["ATTRIBUTE_COLUMNS", "POLICIES", "by_level", "level_table", "run_summary", "summarize"]
 
@@ -57,6 +58,22 @@ def _labels(layout: RunLayout, split: str, n_attributes: int) -> tuple[list[str]
     return names, frame[names].to_numpy(np.int64)
 
 
+def _group_labels(layout: RunLayout, names: list[str]) -> dict[str, pd.DataFrame | None]:
+    """The protected attributes that are not targets (e.g. a ``data.trigger`` column) per split, from
+    ``labels_{split}.csv`` (None per split when there are none)."""
+    if not names:
+        return dict.fromkeys(("train", "val", "test"))
+    out = {}
+    for split in ("train", "val", "test"):
+        frame = pd.read_csv(layout.labels(split))
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise DatasetError(f"{layout.labels(split)}: protected attribute {missing[0]!r} is neither a target "
+                               f"nor a column of the file")
+        out[split] = frame[names]
+    return out
+
+
 def run_summary(run_dir: str | Path, *, policies: Sequence[str] = POLICIES) -> pd.DataFrame:
     """Rows of ``summary.csv`` for one attribute run (without ``requested``/``seed``)."""
     layout = RunLayout(run_dir)
@@ -66,14 +83,17 @@ def run_summary(run_dir: str | Path, *, policies: Sequence[str] = POLICIES) -> p
     attributes, y_test = _labels(layout, "test", test.shape[1])
     _, y_val = _labels(layout, "val", test.shape[1])
     _, y_train = _labels(layout, "train", test.shape[1])
-    wanted = (cfg.get("task") or {}).get("protected")
-    protected = list(wanted) if wanted else [a for a in DEFAULT_PROTECTED if a in attributes]
+    protected = protected_attributes((cfg.get("task") or {}).get("protected") or None, attributes,
+                                     trigger_column(cfg.get("data") or {}))
+    groups = _group_labels(layout, [p for p in protected if p not in attributes])
     frames = []
     for policy in policies:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             report = attribute_bias_report(test, y_test, attributes=attributes, train_labels=y_train,
-                                           protected=protected, policy=policy, val_logits=val, val_labels=y_val)
+                                           protected=protected, policy=policy, val_logits=val, val_labels=y_val,
+                                           group_labels=groups["test"], train_group_labels=groups["train"],
+                                           val_group_labels=groups["val"])
         frames.append(report.summary().assign(threshold=policy))
     out = pd.concat(frames, ignore_index=True)
     out["sparsity"] = measured_sparsity(run_dir)

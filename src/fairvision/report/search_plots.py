@@ -26,6 +26,42 @@ def _names(objectives: Sequence) -> tuple[str, str]:
     return names[0], names[1] if len(names) > 1 else names[0]
 
 
+#: (colour, marker) per baseline source, in order; none is the front's red or the trials' grey.
+_SOURCE_STYLES = [("#4c72b0", "X"), ("#55a868", "D"), ("#8172b2", "s"), ("#ccb974", "^"), ("#64b5cd", "v"),
+                  ("#937860", "P"), ("#da8bc3", "*"), ("#000000", "h")]
+
+
+def _short_label(source: str, name: str) -> str:
+    """The group's label: its name without a leading ``"SOURCE: "`` (the legend names the source)."""
+    return name[len(source) + 2:] if name.startswith(f"{source}: ") else name
+
+
+def _plot_baselines(ax: Axes, baselines: pd.DataFrame, x: str, y: str) -> list:
+    """Draw each (source, name) group once; returns the first artist of each source, for the legend."""
+    from fairvision.report.tables import aggregate_baselines
+
+    table = aggregate_baselines(baselines, [x] if x == y else [x, y])
+    table = table[np.isfinite(table[[f"{x}_mean", f"{y}_mean"]].to_numpy(float)).all(axis=1)]
+    handles = []
+    for k, source in enumerate(dict.fromkeys(table["source"])):
+        color, marker = _SOURCE_STYLES[k % len(_SOURCE_STYLES)]
+        label = source
+        for row in table[table["source"] == source].to_dict("records"):
+            mx, my, sx, sy = (float(row[f"{o}_{s}"]) for o, s in ((x, "mean"), (y, "mean"), (x, "std"), (y, "std")))
+            if row["n"] > 1:
+                artist = ax.errorbar(mx, my, xerr=sx if np.isfinite(sx) else None,
+                                     yerr=sy if np.isfinite(sy) else None, fmt=marker, ms=7, color=color,
+                                     ecolor=color, elinewidth=1, capsize=3, label=label, zorder=4)
+            else:
+                artist = ax.plot(mx, my, marker, ms=7, color=color, label=label, zorder=4)[0]
+            if label == source:
+                handles.append(artist)
+            label = "_nolegend_"
+            text = _short_label(source, row["name"]) + (f" (n={row['n']})" if row["n"] > 1 else "")
+            ax.annotate(text, (mx, my), fontsize=7, xytext=(4, 4), textcoords="offset points", color=color)
+    return handles
+
+
 def plot_front(
     trials: pd.DataFrame,
     front: pd.DataFrame,
@@ -34,21 +70,27 @@ def plot_front(
     baselines: pd.DataFrame | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """The first two objectives: all trials grey, the front in colour, baselines as labelled crosses."""
+    """The first two objectives: all trials grey, the front in colour, and the baselines.
+
+    ``baselines``: one row per model with ``name``, the objectives and optionally ``source`` and ``seed``
+    (:func:`fairvision.search.analysis.load_baselines`). Rows are grouped by (``source``, ``name``) and each
+    group is drawn once at its mean, with ± std error bars in both objectives when it has more than one row
+    (:func:`~fairvision.report.tables.aggregate_baselines`), labelled with its name and ``n=``; each source
+    has its own colour and marker and one legend entry.
+    """
     ax = ax if ax is not None else new_figure()[1][0]
     x, y = _names(objectives)
-    ax.scatter(trials[x], trials[y], s=18, c="#bbbbbb", label="trials")
+    handles = [ax.scatter(trials[x], trials[y], s=18, c="#bbbbbb", label="trials")]
     f = front.sort_values(x)
     ax.step(f[x], f[y], where="post", color="#c44e52", lw=1.2)
-    ax.scatter(f[x], f[y], s=36, c="#c44e52", label="Pareto front", zorder=3)
+    handles.append(ax.scatter(f[x], f[y], s=36, c="#c44e52", label="Pareto front", zorder=3))
     if baselines is not None and len(baselines):
-        ax.scatter(baselines[x], baselines[y], marker="x", s=50, c="#4c72b0", label="baselines", zorder=4)
-        for _, row in baselines.iterrows():
-            ax.annotate(str(row.get("name", "")), (row[x], row[y]), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        handles += _plot_baselines(ax, baselines, x, y)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.legend(fontsize=8)
+    outside = baselines is not None and len(baselines) > 0  # many markers: keep the legend off the points
+    ax.legend(handles=handles, labels=[h.get_label() for h in handles], fontsize=8,
+              **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0} if outside else {}))
     ax.grid(alpha=0.3)
     ax.set_title("front (full budget)")
     return ax
@@ -114,7 +156,13 @@ def plot_search(
 ) -> Path:
     """One PNG with three panels: :func:`plot_front`, :func:`plot_hypervolume` and
     :func:`plot_parallel_coordinates`.  ``axes``: three Axes to draw into (their figure is written)."""
-    front_ax, hv_ax, pc_ax = panel_axes(axes, 3, figsize=(16, 4.6))
+    if axes is None and baselines is not None and len(baselines):  # a larger front panel, its legend beside it
+        fig = new_figure(figsize=(18, 10))[0]
+        fig.clear()
+        grid = fig.add_gridspec(2, 2, height_ratios=[1.6, 1], width_ratios=[1, 1.6])
+        front_ax, hv_ax, pc_ax = fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
+    else:
+        front_ax, hv_ax, pc_ax = panel_axes(axes, 3, figsize=(16, 4.6))
     plot_front(trials, front, objectives, baselines=baselines, ax=front_ax)
     plot_hypervolume(hypervolume_curve, ax=hv_ax)
     plot_parallel_coordinates(trials, objectives, ax=pc_ax)

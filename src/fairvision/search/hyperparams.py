@@ -14,9 +14,10 @@ For a table with one row per trained model -- factor columns (``head``, ``optimi
 * **tukey**: per factor, Tukey HSD of every pair of levels (``pairwise_tukeyhsd`` on the factor's
   marginal groups, family-wise error rate ``alpha``), ``diff`` = mean(b) - mean(a);
 * **means**: n and mean of the objective per level, to read the direction of an effect;
-* **fronts**: per (head, optimizer) combination, the Pareto front (strict dominance, the
-  helper of :mod:`fairvision.search.pareto`) of the first objective against each other one --
-  FR-NAS's Error-vs-fairness fronts.
+* **fronts**: per (head, optimizer) combination, the front of the first objective against each
+  other one -- FR-NAS's Error-vs-fairness fronts -- under ``dominance="pareto"`` (the usual
+  definition, default) or ``"frnas"`` (FR-NAS's ``whatIsPareto``: only points strictly worse in
+  both objectives are dropped), see :mod:`fairvision.search.pareto`.
 
 Rows with a missing (empty, NaN, inf) value of an objective or a factor are left out of that
 objective's model only. Inputs: :func:`read_phase1_csv` (FR-NAS's ``vgg_val_phase1.csv``
@@ -29,12 +30,15 @@ from __future__ import annotations
 import math
 from itertools import product
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from fairvision.errors import ConfigError, DatasetError
+
+if TYPE_CHECKING:
+    from fairvision.search.pareto import Dominance
 
 __all__ = ["FACTORS", "HEADS", "from_store", "hyperparameter_analysis", "parse_model_name", "read_phase1_csv"]
 
@@ -206,7 +210,7 @@ def _tukey(y: np.ndarray, groups: np.ndarray, alpha: float) -> list[dict[str, An
 
 
 def _fronts(frame: pd.DataFrame, objectives: list[str], directions: Mapping[str, str],
-            factors: list[str]) -> dict[str, Any]:
+            factors: list[str], dominance: Dominance) -> dict[str, Any]:
     from fairvision.search.objectives import Objective
     from fairvision.search.pareto import front_frame
 
@@ -231,7 +235,7 @@ def _fronts(frame: pd.DataFrame, objectives: list[str], directions: Mapping[str,
         for pair in pairs:
             objs = [Objective(o, directions.get(o, "minimize")) for o in pair]
             finite = sub[np.isfinite(sub[list(pair)].to_numpy(float)).all(axis=1)]
-            front = front_frame(finite, objs).sort_values(list(pair),
+            front = front_frame(finite, objs, dominance=dominance).sort_values(list(pair),
                                                           ascending=[o.direction == "minimize" for o in objs])
             entry["fronts"][" vs ".join(pair)] = [
                 {**{c: (int(r[c]) if c == "number" else str(r[c])) for c in keep if pd.notna(r[c])},
@@ -242,7 +246,8 @@ def _fronts(frame: pd.DataFrame, objectives: list[str], directions: Mapping[str,
 
 def hyperparameter_analysis(frame: pd.DataFrame, *, objectives: Sequence[str] | None = None,
                             factors: Sequence[str] | None = None, alpha: float = 0.05,
-                            anova_type: int = 2, directions: Mapping[str, str] | None = None) -> dict[str, Any]:
+                            anova_type: int = 2, directions: Mapping[str, str] | None = None,
+                            dominance: Dominance = "pareto") -> dict[str, Any]:
     """ANOVA, Tukey HSD, level means and per-(head, optimizer) fronts of ``frame`` (see the module doc).
 
     ``objectives``: objective columns (default: ``frame.attrs["objectives"]`` when set, else every
@@ -251,8 +256,9 @@ def hyperparameter_analysis(frame: pd.DataFrame, *, objectives: Sequence[str] | 
     ``optimizer``, ``backbone`` that the frame has); a factor with one level among an objective's
     rows is left out of that objective's model (listed under ``"skipped"``). ``directions``:
     objective -> ``"minimize"``/``"maximize"`` for the fronts (default ``frame.attrs["directions"]``,
-    else minimise). Returns ``{"objectives", "factors", "alpha", "anova_type", "n", "formula",
-    "anova", "residual", "tukey", "means", "skipped", "fronts"}``; F/p are NaN where undefined.
+    else minimise). ``dominance``: the fronts' (``"pareto"`` or FR-NAS's ``"frnas"``). Returns
+    ``{"objectives", "factors", "alpha", "anova_type", "dominance", "n", "formula", "anova", "residual",
+    "tukey", "means", "skipped", "fronts"}``; F/p are NaN where undefined.
     ConfigError for unknown columns or options, DatasetError for a non-numeric objective or too few
     rows to fit a model.
     """
@@ -265,6 +271,9 @@ def hyperparameter_analysis(frame: pd.DataFrame, *, objectives: Sequence[str] | 
         raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
     if anova_type not in (1, 2):
         raise ConfigError(f"anova_type must be 1 (sequential) or 2, got {anova_type!r}")
+    from fairvision.search.pareto import check_dominance
+
+    check_dominance(dominance)
     if factors is None:
         factors = [f for f in FACTORS if f in frame.columns]
         if not factors:
@@ -295,8 +304,8 @@ def hyperparameter_analysis(frame: pd.DataFrame, *, objectives: Sequence[str] | 
             raise DatasetError(f"objective {o!r} is not numeric (first values {frame[o].head(3).tolist()})") from None
 
     result: dict[str, Any] = {"objectives": objectives, "factors": factors, "alpha": float(alpha),
-                              "anova_type": anova_type, "n": {}, "formula": {}, "anova": {}, "residual": {},
-                              "tukey": {}, "means": {}, "skipped": {}}
+                              "anova_type": anova_type, "dominance": dominance, "n": {}, "formula": {}, "anova": {},
+                              "residual": {}, "tukey": {}, "means": {}, "skipped": {}}
     for o in objectives:
         y = values[o]
         ok = np.isfinite(y.to_numpy())
@@ -323,5 +332,5 @@ def hyperparameter_analysis(frame: pd.DataFrame, *, objectives: Sequence[str] | 
         result["tukey"][o] = {f: _tukey(data["__y"].to_numpy(), data[f].to_numpy(), alpha) for f in used}
         result["means"][o] = {f: {str(k): {"n": int(g.size), "mean": float(g.mean())}
                                   for k, g in data.groupby(f, sort=True)["__y"]} for f in used}
-    result["fronts"] = _fronts(frame.assign(**values), objectives, directions, factors)
+    result["fronts"] = _fronts(frame.assign(**values), objectives, directions, factors, dominance)
     return result

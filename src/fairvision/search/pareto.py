@@ -5,28 +5,38 @@ Conventions. ``points`` is an (n, k) array; ``directions`` a length-k list of ``
 costs (maximised columns negated). Rows with a NaN/inf value are never on a front, never dominate
 and add no hypervolume.
 
-Dominance:
+Dominance (the ``dominance=`` keyword of every function that takes a front):
 
-* **strict** (FR-NAS, default): ``a`` dominates ``b`` iff ``a <= b`` in every objective and
-  ``a < b`` in at least one. The front is every point no other point dominates; exact duplicates
-  do not dominate each other, so all copies of a front point are kept.
-* **weak** (``strict=False``): ``a`` covers ``b`` iff ``a <= b`` in every objective. The front keeps
-  a point iff no *different* point covers it, and of a set of exact duplicates only the first
-  (lowest index). It is the strict front with duplicates removed.
+* ``"pareto"`` (default, the usual definition): ``a`` dominates ``b`` iff ``a <= b`` in every
+  objective and ``a < b`` in at least one. The front is every point no other point dominates;
+  exact duplicates do not dominate each other, so all copies of a front point are kept.
+* ``"frnas"`` (FR-NAS's released ``whatIsPareto``): a point is dropped only when another point is
+  *strictly* better in every objective. Weakly dominated points stay on this front, e.g. a model
+  with the same Error as a front model and a worse disparity. It is a superset of the
+  ``"pareto"`` front; duplicates are all kept. ``whatIsPareto`` is 2-D and keeps NaN rows (a NaN
+  comparison is False); here it works for any number of objectives and NaN/inf rows stay off the
+  front as in ``"pareto"``.
+
+:func:`hypervolume` does not depend on the mode (weakly dominated points add no volume).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from fairvision.errors import ConfigError
 from fairvision.search.objectives import Objective
 
-__all__ = ["front_frame", "hypervolume", "kendall_tau_by_budget", "knee_point", "pareto_front", "select",
-           "to_costs"]
+#: Dominance modes: the usual Pareto dominance, or FR-NAS's ``whatIsPareto`` (strictly better everywhere).
+Dominance = Literal["pareto", "frnas"]
+DOMINANCE: tuple[str, ...] = ("pareto", "frnas")
+
+__all__ = ["DOMINANCE", "Dominance", "check_dominance", "front_frame", "hypervolume", "kendall_tau_by_budget",
+           "knee_point", "pareto_front", "select", "to_costs"]
 
 
 def _directions(directions: Sequence[Any], k: int) -> list[str]:
@@ -48,27 +58,42 @@ def to_costs(points: Any, directions: Sequence[Any]) -> np.ndarray:
     return p * sign
 
 
-def pareto_front(points: Any, directions: Sequence[Any], *, strict: bool = True) -> np.ndarray:
-    """Boolean mask of the non-dominated points (see the module docstring for strict vs weak)."""
+def check_dominance(dominance: Any) -> str:
+    """``dominance`` if it is one of :data:`DOMINANCE`, else ConfigError naming the argument."""
+    if not isinstance(dominance, str) or dominance not in DOMINANCE:
+        raise ConfigError(f"dominance must be 'pareto' (usual Pareto dominance) or 'frnas' (FR-NAS's whatIsPareto), "
+                          f"got {dominance!r}")
+    return dominance
+
+
+def pareto_front(points: Any, directions: Sequence[Any], *, dominance: Dominance = "pareto") -> np.ndarray:
+    """Boolean mask of the points on the front (``dominance``: see the module docstring)."""
+    frnas = check_dominance(dominance) == "frnas"
     c = to_costs(points, directions)
-    n = len(c)
     finite = np.all(np.isfinite(c), axis=1)
     mask = finite.copy()
     idx = np.flatnonzero(finite)
     f = c[idx]
     for start in range(0, len(f), 512):  # chunks keep memory at 512 × n × k
         block = f[start:start + 512]
-        le = np.all(f[None, :, :] <= block[:, None, :], axis=2)
-        lt = np.any(f[None, :, :] < block[:, None, :], axis=2)
-        mask[idx[start:start + 512]] = ~np.any(le & lt, axis=1)
-    if not strict and n:
-        seen: set[bytes] = set()
-        for i in np.flatnonzero(mask):
-            key = c[i].tobytes()
-            if key in seen:
-                mask[i] = False
-            seen.add(key)
+        if frnas:  # some point strictly better in every objective
+            beaten = np.all(f[None, :, :] < block[:, None, :], axis=2)
+        else:
+            beaten = (np.all(f[None, :, :] <= block[:, None, :], axis=2)
+                      & np.any(f[None, :, :] < block[:, None, :], axis=2))
+        mask[idx[start:start + 512]] = ~np.any(beaten, axis=1)
     return mask
+
+
+def _unique_rows(c: np.ndarray) -> np.ndarray:
+    """Rows of ``c`` without exact duplicates, first occurrence kept, order preserved."""
+    seen: set[bytes] = set()
+    keep = np.zeros(len(c), dtype=bool)
+    for i, row in enumerate(c):
+        key = row.tobytes()
+        keep[i] = key not in seen
+        seen.add(key)
+    return c[keep]
 
 
 def hypervolume(points: Any, reference_point: Sequence[float], directions: Sequence[Any]) -> float:
@@ -85,14 +110,14 @@ def hypervolume(points: Any, reference_point: Sequence[float], directions: Seque
     if not keep.any():
         return 0.0
     c = c[keep]
-    c = c[pareto_front(c, ["minimize"] * c.shape[1], strict=False)]
+    c = _unique_rows(c[pareto_front(c, ["minimize"] * c.shape[1])])
     return float(compute_hypervolume(c, ref, assume_pareto=True))
 
 
-def knee_point(points: Any, directions: Sequence[Any], *, strict: bool = True) -> int:
+def knee_point(points: Any, directions: Sequence[Any], *, dominance: Dominance = "pareto") -> int:
     """Index (into ``points``) of the knee of the front: the front point nearest (Euclidean) to the
     ideal point after min-max normalising each objective over the front. Ties: lowest index."""
-    mask = pareto_front(points, directions, strict=strict)
+    mask = pareto_front(points, directions, dominance=dominance)
     if not mask.any():
         raise ValueError("no finite point: the front is empty")
     idx = np.flatnonzero(mask)
@@ -103,7 +128,7 @@ def knee_point(points: Any, directions: Sequence[Any], *, strict: bool = True) -
 
 
 def select(points: Any, directions: Sequence[Any], *, by: Any = "knee", names: Sequence[str] | None = None,
-           strict: bool = True) -> int:
+           dominance: Dominance = "pareto") -> int:
     """Pick one point of the front; returns its index into ``points``.
 
     ``by="knee"`` (:func:`knee_point`); ``by=j`` or an objective name (with ``names``): best point of
@@ -111,8 +136,8 @@ def select(points: Any, directions: Sequence[Any], *, by: Any = "knee", names: S
     weight}``: smallest weighted sum of min-max normalised costs over the front.
     """
     if isinstance(by, str) and by == "knee":
-        return knee_point(points, directions, strict=strict)
-    mask = pareto_front(points, directions, strict=strict)
+        return knee_point(points, directions, dominance=dominance)
+    mask = pareto_front(points, directions, dominance=dominance)
     if not mask.any():
         raise ValueError("no finite point: the front is empty")
     idx = np.flatnonzero(mask)
@@ -140,11 +165,12 @@ def select(points: Any, directions: Sequence[Any], *, by: Any = "knee", names: S
     return int(idx[best])
 
 
-def front_frame(frame: pd.DataFrame, objectives: Sequence[Any], *, strict: bool = True) -> pd.DataFrame:
+def front_frame(frame: pd.DataFrame, objectives: Sequence[Any], *,
+                dominance: Dominance = "pareto") -> pd.DataFrame:
     """Rows of ``frame`` on the front of the named objective columns (``Objective``s or names,
     names minimised)."""
     objs = [o if isinstance(o, Objective) else Objective(str(o)) for o in objectives]
-    mask = pareto_front(frame[[o.name for o in objs]].to_numpy(float), objs, strict=strict)
+    mask = pareto_front(frame[[o.name for o in objs]].to_numpy(float), objs, dominance=dominance)
     return frame[mask]
 
 

@@ -7,13 +7,16 @@ partition, rows in ``list_eval_partition.txt`` order) or the synthetic faces (``
 CelebA-named attributes, and one column per group with ``group_onehot``).  The FR-NAS evaluation protocol
 does not apply: val and test are the whole splits, in order.
 
-Pipeline: training images are resized to ``task.resize`` and randomly cropped to ``data.image_size`` (plus
-the engine's horizontal flips), evaluation images resized and centre-cropped; mean = std = 0.5. CelebA's
-paper setting is ``resize: 256, image_size: 224``.
+Pipeline (:func:`fairvision.data.torch_dataset.input_images`, shared with face identification): training
+images are resized to ``task.resize`` and randomly cropped to ``data.image_size`` (plus the engine's horizontal
+flips), evaluation images resized and centre-cropped; mean = std = 0.5. CelebA's paper setting is
+``resize: 256, image_size: 224``.
 
 Outputs besides the engine's (file names from :class:`~fairvision.train.RunLayout`):
 
-* ``labels_{train,val,test}.csv``: ``ids, path, identity, <attribute columns>`` (+ the group column);
+* ``labels_{train,val,test}.csv``: ``ids, path, identity, <attribute columns>`` (+ the group column, and
+  before the targets the protected attributes that are not targets, e.g. the ``data.trigger`` column, which
+  is never a target: :mod:`fairvision.train.trigger`); ``triggered_{split}.csv`` with a ``data.trigger``;
 * ``logits/epoch_<E>_{val,test}.txt`` per evaluated epoch and ``logits_{val,test}.txt`` (latest): the
   paper's format -- ``np.savetxt``, no header, one row per sample of the split in its order, one column
   per target attribute in ``labels_*.csv`` column order -- readable by ``fairvision attribute-bias``;
@@ -31,13 +34,15 @@ import pandas as pd
 import torch
 
 from fairvision._io import write_csv
-from fairvision.data import FaceImageDataset, FaceSet
+from fairvision.data import FaceSet
+from fairvision.data.torch_dataset import input_images
 from fairvision.errors import ConfigError, DatasetError
-from fairvision.metrics import DEFAULT_PROTECTED, attribute_bias_report, write_logits
+from fairvision.metrics import attribute_bias_report, write_logits
 from fairvision.models import create_loss
 from fairvision.train.data import load_splits
 from fairvision.train.step import autocast, build_head
 from fairvision.train.tasks import TASKS, Task
+from fairvision.train.trigger import protected_attributes, trigger_column, write_triggered
 
 __all__ = ["AttributeTask", "attribute_columns"]
 
@@ -56,22 +61,6 @@ def attribute_columns(frame: pd.DataFrame) -> list[str]:
     return out
 
 
-class _Crop:
-    """Random (training) or centre crop of a (3, H, W) tensor to ``size`` x ``size``."""
-
-    def __init__(self, size: int, *, random: bool) -> None:
-        self.size, self.random = size, random
-
-    def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        h, w = image.shape[-2:]
-        if self.random:
-            top = int(torch.randint(0, h - self.size + 1, ()))
-            left = int(torch.randint(0, w - self.size + 1, ()))
-        else:
-            top, left = (h - self.size) // 2, (w - self.size) // 2
-        return image[..., top : top + self.size, left : left + self.size]
-
-
 @TASKS.register("attribute", aliases=("attributes",))
 class AttributeTask(Task):
     """Multi-label attribute classification (see the module docstring)."""
@@ -87,6 +76,7 @@ class AttributeTask(Task):
         cfg, tc = self.cfg, self.cfg.task
         data = cfg.data.model_copy(update={"eval_protocol": None})
         parts = load_splits(data, run_dir=self.layout.root)
+        write_triggered(self.layout.root, parts)
         train_set = parts["train"]
         self.splits = {name: parts[name] for name in SPLITS if len(parts.get(name, ())) > 0}
         if "val" not in self.splits:
@@ -100,27 +90,28 @@ class AttributeTask(Task):
         values = sorted({str(v) for s in sets.values() for v in s.frame[group].unique()}) if tc.group_onehot else []
         frames = {name: self._with_groups(s, values) for name, s in sets.items()}
         self.attributes = self._targets(frames["train"])
-        present = [a for a in DEFAULT_PROTECTED if a in self.attributes]
-        self.protected = list(tc.protected) if tc.protected is not None else present
-        unknown = [p for p in self.protected if p not in self.attributes]
+        self.protected = protected_attributes(tc.protected, self.attributes, trigger_column(cfg.data))
+        columns = attribute_columns(frames["train"])
+        unknown = [p for p in self.protected if p not in columns]
         if unknown:
-            raise ConfigError(f"task.protected: {unknown} are not target attributes (targets: "
-                              f"{', '.join(self.attributes)})")
+            raise ConfigError(f"task.protected: {unknown} are not 0/1 attribute columns of the data (available: "
+                              f"{', '.join(columns)})")
         self.labels = {name: frame[self.attributes].to_numpy(np.int64) for name, frame in frames.items()}
+        # protected attributes that are not targets (e.g. the data.trigger column): group labels of the metrics
+        self.group_only = [p for p in self.protected if p not in self.attributes]
+        self.group_labels = {name: frame[self.group_only] for name, frame in frames.items()}
         self.train_labels = torch.from_numpy(self.labels["train"].astype(np.float32))
-        size, resize = cfg.data.image_size, tc.resize or cfg.data.image_size
-        if resize < size:
-            raise ConfigError(f"task.resize: {resize} is smaller than data.image_size ({size}), the crop")
-        crop = resize > size
-        self.train_dataset = FaceImageDataset(train_set, size=resize, transform=_Crop(size, random=True) if crop else None)
-        self.eval_data = {n: FaceImageDataset(s, size=resize, transform=_Crop(size, random=False) if crop else None)
-                          for n, s in self.splits.items()}
+        size = cfg.data.image_size
+        resize = tc.resize_to(size)  # >= size: checked when the config is validated
+        self.train_dataset = input_images(train_set, size=size, resize=resize, random_crop=True)
+        self.eval_data = {n: input_images(s, size=size, resize=resize) for n, s in self.splits.items()}
         for name, frame in frames.items():
             meta = pd.DataFrame({"ids": np.arange(len(frame)), "path": frame["path"].to_numpy(),
                                  "identity": frame["identity"].to_numpy()})
             if group in frame.columns and group not in self.attributes:
                 meta[group] = frame[group].to_numpy()
-            meta = pd.concat([meta, frame[self.attributes].reset_index(drop=True)], axis=1)
+            meta = pd.concat([meta, frame[[c for c in self.group_only if c not in meta]],
+                              frame[self.attributes]], axis=1)
             write_csv(self.layout.labels(name), meta)
 
     def _with_groups(self, faces: FaceSet, values: list[str]) -> pd.DataFrame:
@@ -133,7 +124,7 @@ class AttributeTask(Task):
         return frame
 
     def _targets(self, frame: pd.DataFrame) -> list[str]:
-        available = attribute_columns(frame)
+        available = [c for c in attribute_columns(frame) if c != trigger_column(self.cfg.data)]  # never a target
         wanted = self.cfg.task.attributes
         if wanted is None:
             if not available:
@@ -190,7 +181,9 @@ class AttributeTask(Task):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             report = attribute_bias_report(logits["val"], self.labels["val"], attributes=self.attributes,
-                                           train_labels=self.labels["train"], protected=self.protected)
+                                           train_labels=self.labels["train"], protected=self.protected,
+                                           group_labels=self.group_labels["val"],
+                                           train_group_labels=self.group_labels["train"])
         table = report.attributes
         ba = report.bias["bias_amplification"].abs()
         scores = {"Accuracy": float(table["accuracy"].mean()), "Mean AUC": float(table["auc"].mean()),

@@ -32,11 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from fairvision.config import load_yaml, validate_config
 from fairvision.data import DATA_KINDS
 from fairvision.data.synthetic import SyntheticFacesConfig
+from fairvision.data.torch_dataset import frnas_resize
+from fairvision.data.trigger import TriggerConfig
 from fairvision.errors import ConfigError
 from fairvision.models import FRNAS_OPS, HEADS, LOSSES
 from fairvision.train._registries import TASKS
 
 __all__ = [
+    "BalanceTrainConfig",
     "DataConfig",
     "EvalProtocolConfig",
     "HeadConfig",
@@ -70,6 +73,26 @@ class EvalProtocolConfig(_Section):
     seed: int = Field(222, ge=0, description="seed of the random choices (FR-NAS: 222)")
 
 
+class BalanceTrainConfig(_Section):
+    """Balanced training split (FR-NAS balanced CelebA's and VGGFace2's training sets by gender), applied to the
+    training split only (:func:`fairvision.train.data.balance_train`); val and test are unchanged."""
+
+    identities: Literal["equal"] | None = Field(
+        "equal", description="equal: the same number of identities in every group of data.group_column (the "
+        "smallest group's), drawn at random; null: keep every training identity")
+    max_images_per_group: int | None = Field(
+        None, ge=1, description="cap on training images per group: images are removed round-robin from the "
+        "group's largest identities, never the last image of an identity (null: no cap)")
+    seed: int = Field(222, ge=0, description="seed of the random choices (FR-NAS: 222)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "BalanceTrainConfig":
+        if self.identities is None and self.max_images_per_group is None:
+            raise ValueError("@identities: with max_images_per_group null too there is nothing to balance "
+                             "(set data.balance_train: null to train on the whole split)")
+        return self
+
+
 class DataConfig(_Section):
     kind: str = Field("synthetic", description="a name of fairvision.data.DATA_KINDS")
     root: str | None = Field(None, description="data set root; for synthetic: cache folder (default RUN_DIR/data)")
@@ -88,6 +111,13 @@ class DataConfig(_Section):
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     split_seed: int = Field(0, ge=0)
     eval_protocol: EvalProtocolConfig | None = Field(default_factory=EvalProtocolConfig)
+    balance_train: BalanceTrainConfig | None = Field(
+        None, description="balance the training split by data.group_column: equal identities per group and/or an "
+        "image cap per group, seeded (null: the whole training split)")
+    trigger: TriggerConfig | None = Field(
+        None, description="controlled spurious correlation (fairvision.data.trigger): a grayscale or square trigger "
+        "on a share of each class of `target` (training: fraction_negatives / fraction_positives; val/test: "
+        "eval_fraction), recorded as a 0/1 protected column (null: off)")
     num_workers: int = Field(0, ge=0, le=256)
 
     @field_validator("kind")
@@ -268,9 +298,10 @@ class TaskConfig(_Section):
         None, description="attribute: protected attributes of the bias metrics (default: Male, Young, Chubby, "
         "Pale_Skin where present)")
     group_onehot: bool = Field(False, description="attribute: add one 0/1 target per value of data.group_column")
-    resize: int | None = Field(
-        None, ge=8, le=4096, description="attribute: resize images to resize x resize, then crop data.image_size "
-        "(random crop in training, centre crop in evaluation; CelebA paper pipeline: 256 -> 224)")
+    resize: int | Literal["frnas"] | None = Field(
+        None, description="resize images to resize x resize, then crop data.image_size (random crop in training, "
+        "centre crop in evaluation); \"frnas\" = FR-NAS's int(128 * image_size / 112), e.g. 256 for 224; null = "
+        "resize straight to data.image_size, no crop (Iofinova et al.'s CelebA attribute pipeline: 256 -> 224)")
 
     @field_validator("name")
     @classmethod
@@ -287,10 +318,25 @@ class TaskConfig(_Section):
                 raise ValueError(f"names repeat: {sorted({v for v in value if value.count(v) > 1})}")
         return value
 
+    @field_validator("resize", mode="before")
+    @classmethod
+    def _check_resize(cls, value: Any) -> Any:
+        if value is None or value == "frnas":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or not 8 <= value <= 4096:
+            raise ValueError(f'must be a size in pixels (8..4096), "frnas" or null, got {value!r}')
+        return value
+
+    def resize_to(self, image_size: int) -> int:
+        """The side images are resized to before the crop to ``image_size`` (``image_size`` itself: no crop)."""
+        if self.resize is None:
+            return image_size
+        return frnas_resize(image_size) if self.resize == "frnas" else int(self.resize)
+
     @model_validator(mode="after")
     def _check(self) -> "TaskConfig":
         if self.name == "identification":
-            for key in ("attributes", "protected", "resize"):
+            for key in ("attributes", "protected"):
                 if getattr(self, key) is not None:
                     raise ValueError(f"@{key}: only applies to task attribute")
             if self.group_onehot:
@@ -325,6 +371,13 @@ class RunConfig(_Section):
         from fairvision.train.plugins import validate_section
 
         return validate_section(info.field_name, value)
+
+    @model_validator(mode="after")
+    def _check_resize(self) -> "RunConfig":
+        size = self.data.image_size
+        if self.task.resize_to(size) < size:
+            raise ValueError(f"@task.resize: {self.task.resize} is smaller than data.image_size ({size}), the crop")
+        return self
 
     @model_validator(mode="after")
     def _cross_check(self) -> "RunConfig":

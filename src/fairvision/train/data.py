@@ -10,6 +10,9 @@
   VGGFace2's ``train/`` and ``test/`` folders instead.
 * ``eval_protocol`` (unless null) applies the FR-NAS balanced evaluation split
   (:func:`fairvision.data.frnas_eval_split`) to val, test and "all".
+* ``balance_train`` (unless null) balances the training split only (:func:`balance_train`).
+* ``trigger`` (unless null) adds a trigger to a seeded share of each split's images, last
+  (:func:`fairvision.data.trigger.apply_trigger`).
 """
 
 from __future__ import annotations
@@ -23,15 +26,19 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from fairvision._io import make_temp_dir
 from fairvision.data import DATA_KINDS, FaceSet, frnas_eval_split, split_identities
+from fairvision.data.protocol import _sorted
 from fairvision.data.synthetic import write_synthetic
+from fairvision.data.trigger import apply_trigger
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.train.config import DataConfig
 from fairvision.train.layout import RunLayout
 
-__all__ = ["SPLITS", "expand_path", "load_faces", "load_split", "load_splits", "make_splits", "synthetic_dir"]
+__all__ = ["SPLITS", "balance_train", "expand_path", "load_faces", "load_split", "load_splits", "make_splits",
+           "synthetic_dir"]
 
 SPLITS = ("train", "val", "test", "all")
 
@@ -154,7 +161,8 @@ def _protocol(cfg: DataConfig, faces: FaceSet) -> FaceSet:
 
 
 def make_splits(cfg: DataConfig, faces: FaceSet, *, test_faces: FaceSet | None = None) -> dict[str, FaceSet]:
-    """``train``/``val``/``test`` identity-disjoint splits; the eval protocol is applied to val and test."""
+    """``train``/``val``/``test`` identity-disjoint splits; the eval protocol is applied to val and test,
+    ``data.balance_train`` to train."""
     if cfg.partition == "official" and cfg.kind == "celeba":
         part = faces.frame["partition"]
         parts = {name: faces.subset((part == name).to_numpy(), name=f"{faces.name}-{name}") for name in ("train", "val", "test")}
@@ -171,7 +179,57 @@ def make_splits(cfg: DataConfig, faces: FaceSet, *, test_faces: FaceSet | None =
     parts = _evaluation_protocol(cfg, parts)
     if len(parts["train"]) == 0:
         raise DatasetError(f"{faces.name}: the training split is empty")
+    parts["train"] = balance_train(cfg, parts["train"], groups_of=faces)
     return parts
+
+
+def balance_train(cfg: DataConfig, train: FaceSet, *, groups_of: FaceSet | None = None) -> FaceSet:
+    """The training split balanced by ``data.balance_train`` (``train`` itself when that is null).
+
+    ``identities: equal`` keeps the same number of identities in every group of ``data.group_column`` -- the
+    smallest group's -- drawn at random; ``max_images_per_group`` then caps each group's images, removing them
+    round-robin from the group's largest identities and never an identity's last image (the algorithm of the
+    FR-NAS evaluation protocol, :func:`fairvision.data.frnas_eval_split`, with ``min_images = 1``).  Without
+    ``identities: equal`` each group is capped on its own.  Deterministic for ``seed``; rows keep their order.
+    Every group of ``groups_of`` (the whole data set) must have a training identity (DatasetError otherwise).
+    """
+    spec = cfg.balance_train
+    if spec is None:
+        return train
+    group = cfg.group_column
+    assert group is not None
+    wanted = groups_of if groups_of is not None else train
+    present = set(train.frame[group].dropna().unique())
+    empty = [g for g in _sorted(wanted.frame[group].dropna().unique()) if g not in present]
+    if empty:
+        raise DatasetError(
+            f"data.balance_train: group {empty[0]!r} of column {group!r} has no identity in the training split of "
+            f"{train.name!r}, so the groups cannot be balanced"
+        )
+    per_group = train.identity_table([group])[group].value_counts()
+    kept_ids = per_group.clip(upper=per_group.min()) if spec.identities == "equal" else per_group
+    cap = spec.max_images_per_group
+    if cap is not None and cap < kept_ids.max():
+        g = kept_ids.idxmax()
+        raise ConfigError(
+            f"data.balance_train.max_images_per_group: {cap} is below the {kept_ids[g]} training identities kept "
+            f"in group {g!r}, each of which keeps at least one image"
+        )
+    frame = train.frame.assign(_row=np.arange(len(train)))
+    tagged = FaceSet(frame, name=train.name)
+    if spec.identities == "equal":
+        kept = frnas_eval_split(tagged, group_column=group, min_images=1, max_images_per_group=cap,
+                                seed=spec.seed).frame["_row"]
+    else:  # cap only: each group on its own (every identity kept)
+        assert cap is not None
+        kept = pd.concat([
+            frnas_eval_split(tagged.subset((frame[group] == g).to_numpy()), group_column=group, min_images=1,
+                             max_images_per_group=cap, seed=spec.seed).frame["_row"]
+            for g in _sorted(per_group.index)
+        ])
+    keep = np.zeros(len(train), dtype=bool)
+    keep[kept.to_numpy()] = True
+    return train.subset(keep, name=f"{train.name}-balanced")
 
 
 def _evaluation_protocol(cfg: DataConfig, parts: dict[str, FaceSet]) -> dict[str, FaceSet]:
@@ -191,16 +249,16 @@ def load_splits(cfg: DataConfig, *, run_dir: str | Path | None = None, only: str
         test = None
         if cfg.kind == "vggface2" and cfg.partition == "official" and only in (None, "test"):
             test = load_faces(cfg, run_dir=run_dir, which="test")
-        return make_splits(cfg, faces, test_faces=test)
+        return apply_trigger(cfg.trigger, make_splits(cfg, faces, test_faces=test))
     out: dict[str, FaceSet] = {}
     if only in (None, "train"):
-        out["train"] = load_faces(cfg, run_dir=run_dir)
+        out["train"] = balance_train(cfg, load_faces(cfg, run_dir=run_dir))
     if only != "train":
         held = load_faces(cfg.heldout_config(), run_dir=run_dir, heldout=True)
         total = cfg.val_fraction + cfg.test_fraction
         out.update(split_identities(held, fractions=(cfg.val_fraction / total, cfg.test_fraction / total),
                                     names=("val", "test"), stratify=cfg.group_column, seed=cfg.split_seed))
-    return _evaluation_protocol(cfg, out)
+    return apply_trigger(cfg.trigger, _evaluation_protocol(cfg, out))
 
 
 def load_split(cfg: DataConfig, split: str, *, run_dir: str | Path | None = None) -> FaceSet:
@@ -208,7 +266,7 @@ def load_split(cfg: DataConfig, split: str, *, run_dir: str | Path | None = None
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
     if split == "all":
-        return _protocol(cfg, load_faces(cfg, run_dir=run_dir))
+        return apply_trigger(cfg.trigger, {"all": _protocol(cfg, load_faces(cfg, run_dir=run_dir))})["all"]
     out = load_splits(cfg, run_dir=run_dir, only=split)[split]
     if len(out) == 0:
         raise DatasetError(f"the {split!r} split of {out.name!r} is empty (data.{split}_fraction is 0?)")

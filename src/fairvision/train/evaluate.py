@@ -73,8 +73,9 @@ def evaluate(
     ``data.kind=rfw``, ``data.root=/data/RFW``) start from that kind's
     defaults, not from the run's data keys (a synthetic run's generator
     settings do not apply to RFW).  Images are always resized to the run's
-    ``data.image_size``, the input size the model was trained on; a data
-    spec that sets a different size is a ConfigError.
+    ``data.image_size``, the input size the model was trained on (via the
+    run's ``task.resize`` and a centre crop, if set); a data spec that sets
+    a different size is a ConfigError.
 
     Per-kind eval protocol: a data spec that leaves ``data.eval_protocol`` (or
     some of its keys) unset gets the kind's defaults
@@ -110,6 +111,7 @@ def evaluate(
         faces,
         data_cfg.group_column,
         image_size=data_cfg.image_size,
+        resize=cfg.task.resize_to(data_cfg.image_size),  # the run's task.resize: resize + centre crop
         device=dev,
         precision=cfg.train.precision,
         batch_size=batch_size or cfg.train.eval_batch_size,

@@ -42,8 +42,13 @@ class RunLayout:
         return self.root / f"logits_{split}.txt" if epoch is None else self.logits_dir / f"epoch_{epoch}_{split}.txt"
 
     def labels(self, split: str) -> Path:
-        """Attribute task: ``ids, path, identity, [group column], <attributes>`` of ``split`` in its order."""
+        """Attribute task: ``ids, path, identity, [group column], [protected non-targets], <attributes>`` of
+        ``split`` in its order."""
         return self.root / f"labels_{split}.csv"
+
+    def triggered(self, split: str) -> Path:
+        """``data.trigger``: ``ids, path, split, <target>, triggered`` of ``split`` in its order."""
+        return self.root / f"triggered_{split}.csv"
 
     @property
     def outputs(self) -> tuple[Path, ...]:

@@ -23,7 +23,8 @@ import torch
 from rich.console import Console
 
 from fairvision._io import jsonable, write_csv
-from fairvision.data import FaceImageDataset, FaceSet, read_pairs
+from fairvision.data import FaceSet, read_pairs
+from fairvision.data.torch_dataset import input_images
 from fairvision.data.folders import _read_demographics
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.metrics import pair_verification_rates, verification_accuracy_10fold
@@ -139,7 +140,7 @@ def evaluate_pairs(
     diverged = {"accuracy": None, "accuracy_std": None, "fold_accuracies": [], "fold_thresholds": []}
     if state["status"] == "diverged":
         return {**base, **diverged}
-    data = FaceImageDataset(faces, size=cfg.data.image_size)
+    data = input_images(faces, size=cfg.data.image_size, resize=cfg.task.resize_to(cfg.data.image_size))
     cuda = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda), autocast(dev, cfg.train.precision):
         emb = embed(model, data, batch_size=batch_size or cfg.train.eval_batch_size, device=dev,

@@ -31,7 +31,8 @@ import pandas as pd
 import torch
 
 from fairvision._io import write_csv
-from fairvision.data import FaceImageDataset, FaceSet
+from fairvision.data import FaceSet
+from fairvision.data.torch_dataset import input_images
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.metrics import METRIC_NAMES, FairnessReport, fairness_metrics, identification_ranks
 from fairvision.models import create_loss, embed
@@ -40,6 +41,7 @@ from fairvision.train.config import RunConfig
 from fairvision.train.data import class_labels, load_splits
 from fairvision.train.layout import RunLayout
 from fairvision.train.step import autocast, build_head
+from fairvision.train.trigger import write_triggered
 
 __all__ = ["IdentificationTask", "TASKS", "Task", "diverged_metrics", "embed_and_score"]
 
@@ -121,13 +123,17 @@ def embed_and_score(
     group_column: str,
     *,
     image_size: int,
+    resize: int | None = None,
     device: torch.device,
     precision: str = "fp32",
     batch_size: int = 256,
     num_workers: int = 0,
 ) -> tuple[np.ndarray, Any, FairnessReport] | None:
-    """Flip-TTA embeddings, identification ranks and fairness report of ``faces``; None if embeddings are not finite."""
-    data = FaceImageDataset(faces, size=image_size)
+    """Flip-TTA embeddings, identification ranks and fairness report of ``faces``; None if embeddings are not finite.
+
+    Images are resized to ``image_size``, or to ``resize`` and centre-cropped to ``image_size`` (the
+    evaluation side of ``task.resize``, :meth:`~fairvision.train.config.TaskConfig.resize_to`)."""
+    data = input_images(faces, size=image_size, resize=resize)
     cuda = [device.index or 0] if device.type == "cuda" else []
     # fork_rng: evaluating must not move the training RNG (the DataLoader draws a seed from it),
     # so that results do not depend on which epochs were evaluated.
@@ -162,6 +168,7 @@ class IdentificationTask(Task):
     def setup(self) -> None:
         cfg, tc = self.cfg, self.cfg.train
         parts = load_splits(cfg.data, run_dir=self.layout.root)
+        write_triggered(self.layout.root, parts)
         train_set, self.val_set = parts["train"], parts["val"]
         group = self.group = cfg.data.group_column
         if len(self.val_set) == 0:
@@ -181,7 +188,8 @@ class IdentificationTask(Task):
         self.group_tensor = torch.tensor([codes[v] for v in values], dtype=torch.long)
         _, first = np.unique(labels, return_index=True)  # every class has an image: one per class, in order
         self.class_groups = self.group_tensor[torch.from_numpy(first)]  # an identity's group: its first image's
-        self.train_dataset = FaceImageDataset(train_set, size=cfg.data.image_size)
+        size = cfg.data.image_size
+        self.train_dataset = input_images(train_set, size=size, resize=cfg.task.resize_to(size), random_crop=True)
         val = self.val_set.frame
         meta = pd.DataFrame({"ids": np.arange(len(val)), "identity": val["identity"].to_numpy()})
         meta["group"] = val[group].to_numpy()
@@ -203,7 +211,8 @@ class IdentificationTask(Task):
     def evaluate(self, forward, epoch, *, device, last):
         cfg, tc = self.cfg, self.cfg.train
         scored = embed_and_score(
-            forward, self.val_set, self.group, image_size=cfg.data.image_size, device=device,
+            forward, self.val_set, self.group, image_size=cfg.data.image_size,
+            resize=cfg.task.resize_to(cfg.data.image_size), device=device,
             precision=tc.precision, batch_size=tc.eval_batch_size, num_workers=cfg.data.num_workers,
         )  # fmt: skip
         if scored is None:
