@@ -181,7 +181,11 @@ class Browser:
             while data:
                 data = data[os.write(self._wfd, data):]
         except OSError as err:
-            raise BrowserError(f"chromium pipe closed ({err}); its log:\n{self._log_tail()}") from err
+            try:
+                code = self._proc.wait(timeout=2)  # a closed pipe is usually a browser that has exited
+            except subprocess.TimeoutExpired:
+                raise BrowserError(f"chromium pipe closed ({err}); its log:\n{self._log_tail()}") from err
+            raise BrowserError(f"chromium ended (exit code {code}); its log:\n{self._log_tail()}") from err
         return self._next_id
 
     def _read(self, deadline: float) -> dict | None:

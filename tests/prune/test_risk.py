@@ -258,11 +258,34 @@ def test_rank_with_evidence(study):
     assert report.ranked_by == "combined" and report.method == "logistic" and report.sparsity == 0.9
     assert report.table["rank"].tolist() == list(range(1, len(ATTRIBUTES) + 1))
     assert report.table["score"].is_monotonic_decreasing
-    assert report.table["flagged"].tolist() == (report.table["score"] >= 0.5).tolist()
-    assert len(report.warnings) == int(report.table["flagged"].sum())
+    assert not report.table["flagged"].any() and report.warnings == []  # 5 pairs: too little evidence to flag
+    assert any("nothing is flagged" in note for note in report.notes)
     assert set(report.validation["feature"]) == {*FEATURES, "dense_value", "combined"}
     assert report.n_evidence == 5
     assert json.loads(json.dumps(report.to_dict(), default=str))["ranked_by"] == "combined"
+
+
+@pytest.mark.parametrize("auc, flags", [(0.8, True), (0.5, False), (float("nan"), False)])
+def test_only_validated_evidence_flags(study, monkeypatch, auc, flags):
+    """Warnings need evidence: enough pairs (MIN_EVIDENCE) and a leave-one-attribute-out AUC above chance."""
+    import fairvision.prune.risk as risk
+
+    features = study_features(study)
+    monkeypatch.setattr(risk, "MIN_EVIDENCE", 1)
+    real = risk._validate
+
+    def with_auc(*args, **kwargs):
+        table = real(*args, **kwargs)
+        table.loc[table["feature"] == "combined", "auc"] = auc
+        return table
+
+    monkeypatch.setattr(risk, "_validate", with_auc)
+    report = rank_bias_risk(features, evidence=study, n_permutations=9)
+    expected = (report.table["score"] >= 0.5) & flags
+    assert report.table["flagged"].tolist() == expected.tolist()
+    assert len(report.warnings) == int(expected.sum())
+    assert flags or any("nothing is flagged" in note for note in report.notes)
+    assert expected.any() == flags  # the fixture has attributes the score flags
 
 
 def test_single_model_drops_disagreement_from_fit_and_validation(study):

@@ -464,6 +464,10 @@ def _pick_level(levels: Sequence[float], sparsity: float | None, where: str) -> 
     return matches[0]
 
 
+#: Fewest evidence pairs (attribute, protected) for the combined score to flag anything.
+MIN_EVIDENCE = 10
+
+
 def rank_bias_risk(features: pd.DataFrame, *, evidence: str | Path | None = None, target: str = "ba",
                    sparsity: float | None = None, threshold: float = 0.02, n_permutations: int = 999,
                    seed: int = 0, policy: str = "default") -> BiasRiskReport:
@@ -514,17 +518,19 @@ def rank_bias_risk(features: pd.DataFrame, *, evidence: str | Path | None = None
     model = _fit(method, units[used].to_numpy(dtype=np.float64), flag, inc)
     x_new = features[used].to_numpy(dtype=np.float64)
     score = _score(model, method, x_new)
-    flagged = score >= 0.5 if method == "logistic" else score > threshold
-    table = _ranked(features, score, flagged)
     auc = float(validation.loc[validation["feature"] == "combined", "auc"].iloc[0])
+    validated = n >= MIN_EVIDENCE and auc > 0.5  # a score the evidence does not validate warns about nothing
+    flagged = (score >= 0.5 if method == "logistic" else score > threshold) & validated
+    table = _ranked(features, score, flagged)
     name = TARGET_NAMES[target]
     how = "probability >= 0.5" if method == "logistic" else f"predicted increase > {threshold:g}"
     notes.append(f"combined score: {method} on {', '.join(used)}, fitted on {n} (attribute, protected) pairs of "
                  f"{evidence} at sparsity {level:g} ({int(flag.sum())} grew by more than {threshold:g}); "
                  f"flagged where {how}")
-    if n < 10 or not (auc > 0.5):
+    if not validated:
         notes.append(f"weak evidence: {n} pairs, leave-one-attribute-out AUC "
-                     f"{'undefined' if math.isnan(auc) else f'{auc:.2f}'}: treat the ranking as unvalidated")
+                     f"{'undefined' if math.isnan(auc) else f'{auc:.2f}'} (needs >= {MIN_EVIDENCE} pairs and AUC > "
+                     "0.5): nothing is flagged; treat the ranking as unvalidated")
     warns = [f"{row.attribute}: |{name}| is predicted to grow by more than {threshold:g} at sparsity {level:g} "
              f"(score {row.score:.3g}; leave-one-attribute-out AUC "
              f"{'undefined' if math.isnan(auc) else f'{auc:.2f}'} on {n} pairs of {evidence.name})"

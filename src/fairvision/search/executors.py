@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
@@ -62,6 +63,16 @@ class SequentialExecutor:
         pass  # nothing runs in the background
 
 
+def share_cores(threads: int) -> None:
+    """Worker start-up: torch uses ``threads`` threads (the machine's cores over the workers), so that parallel
+    trials do not oversubscribe the cores; an explicit ``OMP_NUM_THREADS`` wins."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    import torch
+
+    torch.set_num_threads(int(threads))
+
+
 class PoolExecutor:
     def __init__(self, workers: int, mp_context: str = "spawn") -> None:
         self.workers = int(workers)
@@ -80,7 +91,9 @@ class PoolExecutor:
     def _new_pool(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=self._ctx)
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=share_cores,
+                                            initargs=(threads,))
 
     def wait(self, handles: list[Any]) -> list[tuple[Any, Any, BaseException | None]]:
         done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
