@@ -216,3 +216,14 @@ def test_report_renders_in_a_browser(browser, full_report):
     assert result.ok, result.problems()
     assert len(result.images) == 8 and all(width > 0 for _, width in result.images)
     assert not result.external_requests
+
+
+@pytest.mark.parametrize("kinds", [["run"], ["search"], ["search", "zoo"], ["study"], ["bare_study"]])
+def test_each_report_kind_renders_in_a_browser(browser, sources, tmp_path, kinds):
+    """Every kind of source on its own: the page loads offline, is not blank, every image decodes, no console
+    error, no request leaves the machine."""
+    out = tmp_path / "report.html"
+    build_report([sources[k] for k in kinds], out, bootstrap=0)
+    result = browser.check(out, size=(1366, 900))
+    assert result.ok, result.problems()
+    assert result.images and all(width > 0 for _, width in result.images)
