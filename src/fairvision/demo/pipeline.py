@@ -10,8 +10,8 @@ again; an interrupted stage continues its trial store or study where it stopped)
    split -> ``OUT/retrain/``;
 4. ``baselines`` -- a small timm zoo and the mitigation baselines (none, flipped, angular, discriminator)
    into their own stores -> ``OUT/zoo.db``, ``OUT/mitigation-*.db``;
-5. ``prune-identification`` -- a sparsity sweep of the knee model (face identification, FR-NAS metrics on
-   test) -> ``OUT/prune-identification/``;
+5. ``prune-identification`` -- a sparsity sweep of the knee model trained with GMP from scratch (every level
+   as many epochs as the dense model; face identification, FR-NAS metrics on test) -> ``OUT/prune-identification/``;
 6. ``prune-attributes`` -- a sparsity sweep of an attribute classifier (the pruning paper's metrics)
    -> ``OUT/prune-attributes/``;
 7. ``warnings`` -- how well the dense model's statistics predicted the bias growth of that sweep

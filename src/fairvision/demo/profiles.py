@@ -81,7 +81,6 @@ class DemoProfile(BaseModel):
     zoo: list[str] = Field(min_length=1, description="timm backbones of the zoo")
     zoo_epochs: int = Field(ge=1)
     prune_sparsities: list[float] = Field(min_length=1, description="identification sweep of the best model")
-    prune_finetune_epochs: int = Field(ge=1)
     attribute_sparsities: list[float] = Field(min_length=1, description="attribute-model sweep")
     attribute_seeds: int = Field(ge=1)
     attribute_epochs: int = Field(ge=1)
@@ -92,13 +91,13 @@ PROFILES: dict[str, DemoProfile] = {
         name="full", n_identities=240, images_per_identity=8, heldout_identities=480, heldout_images=6,
         trials=24, n_initial=8, min_budget=1.5, max_budget=6, retrain_seeds=2, baseline_seeds=1,
         zoo=["resnet18", "mobilenetv3_small_100"], zoo_epochs=6,
-        prune_sparsities=[0.5, 0.8, 0.9, 0.95], prune_finetune_epochs=2,
+        prune_sparsities=[0.5, 0.8, 0.9, 0.95],
         attribute_sparsities=[0.8, 0.9, 0.95, 0.98, 0.99], attribute_seeds=2, attribute_epochs=6),
     "quick": DemoProfile(
         name="quick", n_identities=80, images_per_identity=6, heldout_identities=160, heldout_images=4,
         trials=8, n_initial=4, min_budget=1, max_budget=2, retrain_seeds=2, baseline_seeds=1,
         zoo=["resnet18"], zoo_epochs=2,
-        prune_sparsities=[0.5, 0.9], prune_finetune_epochs=1,
+        prune_sparsities=[0.5, 0.9],
         attribute_sparsities=[0.9, 0.99], attribute_seeds=2, attribute_epochs=3),
 }
 
@@ -164,14 +163,17 @@ def stage_configs(profile: DemoProfile, data_root: str) -> dict[str, dict[str, A
 
 
 def identification_sweep(profile: DemoProfile, run_config: dict[str, Any]) -> dict[str, Any]:
-    """The prune study of a chosen face-identification model (its run's config), chained GMP, one seed."""
+    """The prune study of a chosen face-identification model (its run's config), one seed, GMP *from scratch*:
+    every level trains as many epochs as the dense model, pruning along the cubic schedule over the first 3/4
+    of them, so that the levels differ in sparsity only (no extra fine-tuning epochs)."""
     train = copy.deepcopy(run_config)
     train.pop("prune", None)
     train.setdefault("train", {})["eval_every"] = 100
+    epochs = int(train["train"].get("epochs", 1))
     return {
         "train": train,
-        "sweep": {"sparsities": list(profile.prune_sparsities), "seeds": 1, "schedule": "chained",
-                  "prune": {"method": "gmp", "scope": "global", "start": 0, "end": 1, "freq": 1},
-                  "finetune": ["optim.warmup_epochs=0", f"train.epochs={profile.prune_finetune_epochs}"]},
+        "sweep": {"sparsities": list(profile.prune_sparsities), "seeds": 1, "schedule": "scratch",
+                  "prune": {"method": "gmp", "scope": "global", "start": 0, "end": max(1, (3 * epochs) // 4),
+                            "freq": 1}},
         "study": "demo-prune-identification",
     }
