@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from fairvision.cli import build_parser, main
+from .cli_run import run_cli as run
 
 COMMANDS = ["fairness", "ranks", "synth", "demo", "train", "evaluate", "attribute-bias", "prune-study", "zoo", "search",
             "trials", "pareto", "retrain", "analyze", "report", "predict-bias", "cie", "cie-view"]
@@ -38,12 +39,6 @@ def rank_files(tmp_path):
     ranks.to_csv(tmp_path / "ranks.csv", index=False)
     meta.to_csv(tmp_path / "meta.csv", index=False)
     return tmp_path
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def test_fairness_json_with_bootstrap(rank_files, capsys):
@@ -121,16 +116,6 @@ def test_ranks_row_count_mismatch(tmp_path, capsys):
 # --------------------------------------------------------------------------- one-line errors (issue 8)
 
 
-def run_any(capsys, *argv):
-    """Exit status and stderr of a command, whether the error comes from argparse (SystemExit) or the command."""
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
-
 def assert_one_line_error(code, err, *parts):
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
@@ -154,20 +139,20 @@ def fairness_args(rank_files, *extra):
     ],
 )
 def test_fairness_bad_options(rank_files, capsys, extra, parts):
-    code, out, err = run_any(capsys, *fairness_args(rank_files, *extra))
+    code, out, err = run(capsys, *fairness_args(rank_files, *extra))
     assert_one_line_error(code, err, *parts)
     assert out == ""
 
 
 def test_fairness_bootstrap_zero_means_none(rank_files, capsys):
-    code, out, _ = run_any(capsys, *fairness_args(rank_files, "--bootstrap", "0", "--json"))
+    code, out, _ = run(capsys, *fairness_args(rank_files, "--bootstrap", "0", "--json"))
     assert code == 0 and "ci" not in json.loads(out)
 
 
 def test_fairness_single_group(rank_files, capsys):
     meta = pd.read_csv(rank_files / "meta.csv").assign(sex="f")
     meta.to_csv(rank_files / "meta.csv", index=False)
-    code, _, err = run_any(capsys, *fairness_args(rank_files))
+    code, _, err = run(capsys, *fairness_args(rank_files))
     assert_one_line_error(code, err, "has only the group 'f'", "at least two groups", "meta.csv")
 
 
@@ -176,7 +161,7 @@ def test_fairness_bad_rank_values(rank_files, capsys, value, shown):
     ranks = pd.read_csv(rank_files / "ranks.csv").astype({"epoch_1": object})
     ranks.loc[3, "epoch_1"] = value  # line 5 of the file
     ranks.to_csv(rank_files / "ranks.csv", index=False)
-    code, _, err = run_any(capsys, *fairness_args(rank_files))
+    code, _, err = run(capsys, *fairness_args(rank_files))
     assert_one_line_error(code, err, "ranks.csv, line 5: column 'epoch_1' is " + shown, "integers >= -1")
 
 
@@ -186,14 +171,14 @@ def test_fairness_blank_identity_names_the_line(rank_files, capsys, bootstrap):
     text = (rank_files / "meta.csv").read_text().splitlines()
     text[3] = text[3].replace(",2,", ",,")  # ids 2: blank label, line 4
     (rank_files / "meta.csv").write_text("\n".join(text) + "\n")
-    code, _, err = run_any(capsys, *fairness_args(rank_files, "--identity-column", "label", *bootstrap))
+    code, _, err = run(capsys, *fairness_args(rank_files, "--identity-column", "label", *bootstrap))
     assert_one_line_error(code, err, "meta.csv, line 4: identity column 'label' is blank")
 
 
 def test_fairness_bootstrap_detects_blank_identity_column(rank_files, capsys):
     text = (rank_files / "meta.csv").read_text().replace("\n2,2,f\n", "\n2,,f\n")
     (rank_files / "meta.csv").write_text(text)
-    code, _, err = run_any(capsys, *fairness_args(rank_files, "--bootstrap", "50"))
+    code, _, err = run(capsys, *fairness_args(rank_files, "--bootstrap", "50"))
     assert_one_line_error(code, err, "line 4: identity column 'label' is blank")
 
 
@@ -221,7 +206,7 @@ def ranks_args(files, *extra):
 def test_ranks_bad_device(embedding_files, capsys, device, parts):
     if device.startswith("cuda") and torch_cuda_available():
         pytest.skip("a GPU is available")
-    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--device", device))
+    code, _, err = run(capsys, *ranks_args(embedding_files, "--device", device))
     assert_one_line_error(code, err, *parts)
     assert not (embedding_files / "r.csv").exists()
 
@@ -236,7 +221,7 @@ def torch_cuda_available() -> bool:
 def test_ranks_complex_embeddings(embedding_files, capsys, dtype):
     emb = np.load(embedding_files / "emb.npy").astype(dtype) * (1 + 1j)
     np.save(embedding_files / "emb.npy", emb)
-    code, _, err = run_any(capsys, *ranks_args(embedding_files))
+    code, _, err = run(capsys, *ranks_args(embedding_files))
     assert_one_line_error(code, err, "emb.npy: embeddings must be real numbers, got complex numbers")
 
 
@@ -244,7 +229,7 @@ def test_ranks_non_finite_embeddings(embedding_files, capsys):
     emb = np.load(embedding_files / "emb.npy")
     emb[5, 1] = np.inf
     np.save(embedding_files / "emb.npy", emb)
-    code, _, err = run_any(capsys, *ranks_args(embedding_files))
+    code, _, err = run(capsys, *ranks_args(embedding_files))
     assert_one_line_error(code, err, "emb.npy: embedding row 5 contains NaN or inf")
 
 
@@ -253,13 +238,13 @@ def test_ranks_blank_labels_name_the_line(embedding_files, capsys, column):
     labels = pd.read_csv(embedding_files / "labels.csv").astype({column: object})
     labels.loc[6, column] = None  # line 8
     labels.to_csv(embedding_files / "labels.csv", index=False)
-    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--group-column", "group"))
+    code, _, err = run(capsys, *ranks_args(embedding_files, "--group-column", "group"))
     assert_one_line_error(code, err, f"labels.csv, line 8: {column} column '{column}' is blank")
 
 
 def test_ranks_single_group(embedding_files, capsys):
     pd.read_csv(embedding_files / "labels.csv").assign(group="a").to_csv(embedding_files / "labels.csv", index=False)
-    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--group-column", "group"))
+    code, _, err = run(capsys, *ranks_args(embedding_files, "--group-column", "group"))
     assert_one_line_error(code, err, "has only the group 'a'")
 
 
@@ -282,7 +267,7 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys, argv, parts):
     if argv[0] == "demo":
         argv += ["--out", str(tmp_path / "demo")]
     start = time.perf_counter()
-    code, out, err = run_any(capsys, *argv)
+    code, out, err = run(capsys, *argv)
     assert_one_line_error(code, err, *parts)
     assert time.perf_counter() - start < 10  # the demo used to fail after ~13 s of work
     assert list(tmp_path.iterdir()) == []  # nothing written, no store created
@@ -290,7 +275,7 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys, argv, parts):
 
 @pytest.mark.parametrize("value", ["0", "-3"])
 def test_ranks_bad_chunk_size(embedding_files, capsys, value):
-    code, _, err = run_any(capsys, *ranks_args(embedding_files, "--chunk-size", value))
+    code, _, err = run(capsys, *ranks_args(embedding_files, "--chunk-size", value))
     assert_one_line_error(code, err, "argument --chunk-size", f"got {value}")
 
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fairvision.cli import main
 from fairvision.metrics import attribute_bias_report
+from .cli_run import run_cli as run_any
 
 CELEBA_ATTRS = (
     "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
@@ -44,16 +44,6 @@ def celeba(tmp_path) -> SimpleNamespace:
         np.savetxt(files[split], logits[partition == code])
     return SimpleNamespace(root=root, labels=labels, logits=logits, partition=partition, files=files,
                            tmp=tmp_path)
-
-
-def run_any(capsys, *argv):
-    """Exit status, stdout and stderr, whether the error comes from argparse (SystemExit) or the command."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def assert_one_line_error(code, err, *parts):

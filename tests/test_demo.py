@@ -83,15 +83,17 @@ def test_summary_and_report(demo):
 
 
 def test_rerun_continues_without_retraining(demo, capsys):
-    out, first = demo
+    out, _ = demo
     (out / "stages" / "report.json").unlink()  # as if the demo had stopped before its last stage
-    t0 = time.perf_counter()
+    kept = {p.name: p.stat().st_mtime_ns for p in (out / "stages").glob("*.json")}
+    checkpoints = {p: p.stat().st_mtime_ns for p in out.rglob("checkpoint.pt")}
     assert main(["demo", "--quick", "--out", str(out), "--quiet"]) == 0
-    again = time.perf_counter() - t0
     text = capsys.readouterr().out
     assert text.count("done before, skipped") == len(STAGES) - 1
     assert (out / "stages" / "report.json").is_file()
-    assert again < first / 3
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "stages").glob("*.json") if p.name in kept} == kept
+    assert checkpoints and {p: p.stat().st_mtime_ns for p in checkpoints} == checkpoints  # nothing retrained
+    assert set(out.rglob("checkpoint.pt")) == set(checkpoints)
 
 
 def test_other_size_in_same_folder_is_refused(demo, capsys):

@@ -861,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("study", metavar="STUDY_DIR", help="finished `fairvision prune-study` folder")
     p.add_argument("--out", required=True, metavar="HTML", help="page to write, e.g. cie.html")
-    p.add_argument("--top-k", type=_non_negative_int, default=48, help="samples of highest dense score (default 48)")
+    p.add_argument("--top-k", type=_non_negative_int, default=48, help="samples of highest dense score (default 48; 0: the CIEs only)")
     p.add_argument("--sparsity", type=_finite_float, metavar="P", help="level of the study (default: nearest 0.9)")
     p.add_argument("--split", choices=["test", "val"], default="test")
     p.add_argument("--max-cie", type=_non_negative_int, default=200, metavar="N",

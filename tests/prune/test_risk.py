@@ -17,7 +17,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from fairvision.cli import main
 from fairvision.errors import ConfigError, DatasetError
 from fairvision.metrics import attribute_metrics
 from fairvision.prune.risk import (
@@ -34,6 +33,7 @@ from fairvision.prune.risk import (
     validate_risk,
     write_risk_validation,
 )
+from ..cli_run import run_cli as run
 
 # ----------------------------------------------------------------------------- a tiny evidence study
 
@@ -302,15 +302,6 @@ def test_rank_refuses_a_level_the_study_does_not_have(study):
 
 
 # ----------------------------------------------------------------------------- the command
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def test_cli_run_folder_with_evidence(study, tmp_path, capsys):

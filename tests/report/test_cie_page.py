@@ -117,15 +117,18 @@ def test_cli_cie_view_writes_a_self_contained_page(tmp_path, capsys, top_k, card
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["{missing}", "--out", "{out}"], "STUDY_DIR: "), (["{study}", "--out", "{out}", "--sparsity", "0.5"],
-                                                         "sparsity 0.5 is not a level")],
+    [(["{missing}", "--out", "{out}"], "STUDY_DIR: "),
+     (["{study}", "--out", "{out}", "--sparsity", "0.5"], "sparsity 0.5 is not a level"),
+     (["{study}", "--out", "{txt}"], "give a name ending in .html"),
+     (["{study}", "--out", "{folder}"], "is a folder")],
 )
 def test_cli_cie_view_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
-    values = {"missing": tmp_path / "nope", "out": tmp_path / "cie.html", "study": _study(tmp_path)}
+    values = {"missing": tmp_path / "nope", "out": tmp_path / "cie.html", "study": _study(tmp_path),
+              "txt": tmp_path / "cie.txt", "folder": tmp_path}
     code = main(["cie-view", *[a.format(**values) for a in argv]])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("fairvision cie-view: error: ") and message in err
-    assert not (tmp_path / "cie.html").exists()
+    assert not (tmp_path / "cie.html").exists() and not (tmp_path / "cie.txt").exists()
 
 
 def test_cie_view_page_renders_offline_in_a_browser(browser, tmp_path):

@@ -19,6 +19,7 @@ from fairvision.report.html._blocks import interval_cells
 from fairvision.report.html._figures import plot_group_intervals
 from fairvision.sources import build_report
 
+from ..cli_run import run_cli
 from ..sources.fakes import make_prune_study, make_run, make_store, search_trials, zoo_trials
 
 
@@ -183,14 +184,6 @@ def test_group_interval_bars(tmp_path, monkeypatch):
     assert [t.get_text() for t in error_ax.get_xticklabels()] == ["A", "B"]
 
 
-def _exit_code(argv: list[str]) -> int:
-    """``fairvision ARGV``'s exit status, argparse's errors (SystemExit) included."""
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
-
-
 def test_cli(sources, tmp_path, capsys):
     out = tmp_path / "cli.html"
     assert main(["report", str(sources["run"]), str(sources["zoo"]), "--out", str(out), "--bootstrap", "20"]) == 0
@@ -205,9 +198,9 @@ def test_cli(sources, tmp_path, capsys):
         ([str(sources["run"]), "--out", str(tmp_path)], "is a folder"),
         ([str(sources["run"]), "--out", str(tmp_path / "r.pdf")], "ending in .html"),
     ]:
-        assert _exit_code(["report", *argv]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and message in err[0], err
+        code, _, err = run_cli(capsys, "report", *argv)
+        err = err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and message in err[0], err
     assert not (tmp_path / "bad.html").exists()
 
 

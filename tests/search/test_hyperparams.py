@@ -16,7 +16,6 @@ from scipy import stats  # noqa: E402
 from statsmodels.formula.api import ols  # noqa: E402
 from statsmodels.stats.anova import anova_lm  # noqa: E402
 
-from fairvision.cli import main  # noqa: E402
 from fairvision.errors import ConfigError, DatasetError  # noqa: E402
 from fairvision.search.hyperparams import (  # noqa: E402
     from_store,
@@ -24,6 +23,7 @@ from fairvision.search.hyperparams import (  # noqa: E402
     parse_model_name,
     read_phase1_csv,
 )
+from ..cli_run import run_cli as run  # noqa: E402
 
 PHASE1 = Path(__file__).parents[1] / "data" / "frnas" / "analysis" / "vgg_val_phase1.csv"
 needs_phase1 = pytest.mark.skipif(not PHASE1.is_file(), reason="tests/data/frnas/analysis/vgg_val_phase1.csv absent")
@@ -42,12 +42,6 @@ def known_effect_table(reps: int = 5, seed: int = 0) -> pd.DataFrame:
                              "Error": 0.2 + HEAD_EFFECT[head] + rng.normal(0, 0.02),
                              "Disparity": 0.05 + rng.normal(0, 0.01)})
     return pd.DataFrame(rows)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 # -- model names ----------------------------------------------------------------------------------

@@ -48,17 +48,25 @@ def _groups_of(task: Any) -> list[str]:
     return names
 
 
+def _named_group(names: list[str], group: str, key: str) -> int:
+    """Code of the group ``group`` given as ``mitigation.<key>``; ConfigError naming the key otherwise."""
+    if group not in names:
+        raise ConfigError(f"mitigation.{key}: {group!r} is not a group of the training split ({', '.join(names)})")
+    return names.index(group)
+
+
+def _training_counts(task: Any, names: list[str]) -> torch.Tensor:
+    """Images per group in the task's training split."""
+    return torch.bincount(task.groups(torch.arange(len(task.train_dataset))), minlength=len(names))
+
+
 def majority_group(task: Any, group: str | None) -> int:
     """Code of the majority / better-served group: ``group`` (a value of ``data.group_column``) or, when None,
     the largest group of the task's training split (ConfigError when several are equally large)."""
     names = _groups_of(task)
     if group is not None:
-        if group not in names:
-            raise ConfigError(f"mitigation.group: {group!r} is not a group of the training split "
-                              f"({', '.join(names)})")
-        return names.index(group)
-    codes = task.groups(torch.arange(len(task.train_dataset)))
-    counts = torch.bincount(codes, minlength=len(names))
+        return _named_group(names, group, "group")
+    counts = _training_counts(task, names)
     largest = (counts == counts.max()).nonzero().flatten().tolist()
     if len(largest) > 1:
         tied = ", ".join(f"{names[i]}" for i in largest)
@@ -189,12 +197,8 @@ def target_group(task: Any, group: str | None) -> int:
     training split (ties: the first in the task's group order)."""
     names = _groups_of(task)
     if group is not None:
-        if group not in names:
-            raise ConfigError(f"mitigation.target: {group!r} is not a group of the training split "
-                              f"({', '.join(names)})")
-        return names.index(group)
-    codes = task.groups(torch.arange(len(task.train_dataset)))
-    return int(torch.bincount(codes, minlength=len(names)).argmin())
+        return _named_group(names, group, "target")
+    return int(_training_counts(task, names).argmin())
 
 
 class GroupDiscriminator(MitigationCallback):

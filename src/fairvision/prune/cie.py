@@ -513,8 +513,10 @@ def cie_view(study_dir: str | Path, out: str | Path, *, top_k: int = 48, sparsit
     dense and pruned modal predictions. ``sparsity`` is a requested level of the study (default: the one
     nearest 0.9, where Iofinova et al. see bias start to grow).
     """
+    from fairvision.report._html_base import html_out
     from fairvision.report.cie_page import write_cie_page
 
+    out = html_out(out)
     for name, value, low in (("top_k", top_k, 0), ("max_cies", max_cies, 0), ("thumbnail", thumbnail, 8)):
         if isinstance(value, bool) or int(value) != value or value < low:
             raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")

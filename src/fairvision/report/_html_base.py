@@ -8,7 +8,8 @@ no request.
   undefined variables);
 * :func:`render_template` -- render one template to a string;
 * :func:`data_uri` -- PNG/JPEG/GIF/WebP bytes or an image file as a ``data:`` URI;
-* :func:`thumbnail_png` -- an image file, PIL image or array shrunk to fit a square, as PNG bytes.
+* :func:`thumbnail_png` -- an image file, PIL image or array shrunk to fit a square, as PNG bytes;
+* :func:`html_out` -- a page's output path, checked before any work.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TEMPLATES", "data_uri", "render_template", "template_environment", "thumbnail_png"]
+__all__ = ["TEMPLATES", "data_uri", "html_out", "render_template", "template_environment", "thumbnail_png"]
 
 #: Folder of the package's templates.
 TEMPLATES = Path(__file__).parent / "templates"
@@ -79,3 +80,17 @@ def thumbnail_png(image, *, max_side: int = 128) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def html_out(out: str | Path) -> Path:
+    """``out`` as the path of an HTML page to write; ConfigError (naming ``--out``) for a folder or a name not
+    ending in .html/.htm -- checked before any work."""
+    from fairvision.errors import ConfigError
+
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; give the page's file name, e.g. {out / 'report.html'}")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--out {out}: the page is an HTML file; give a name ending in .html")
+    return out
+

@@ -31,17 +31,14 @@ def build_report(sources: Sequence[str | Path], out: str | Path, *, bootstrap: i
     ``seed``: their seed; ``top_k``: susceptible samples shown per pruning study; ``summary``: lines shown
     first (what the demo found).
     """
+    from fairvision.report._html_base import html_out
     from fairvision.report.html import write_report
 
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0 or bootstrap == 1:
         raise ConfigError(f"--bootstrap must be 0 (no intervals) or at least 2, got {bootstrap}")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ConfigError(f"--top-k must be a whole number >= 1, got {top_k}")
-    out = Path(out)
-    if out.is_dir():
-        raise ConfigError(f"--out {out}: is a folder; give the report's file name, e.g. {out / 'report.html'}")
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"--out {out}: the report is an HTML file; give a name ending in .html")
+    out = html_out(out)
     detected = detect_sources(sources)
     by_kind = {kind: [s for s in detected if s.kind == kind] for kind in ("store", "run", "prune-study")}
     studies = runs = prune_studies = []

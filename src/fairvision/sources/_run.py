@@ -28,35 +28,15 @@ _OWN_FILES = {"metrics.json", "ranks_val.csv", "val_meta.csv", "labels_train.csv
 
 def group_intervals(ranks: Any, groups: Any, identities: Any, *, replicates: int, seed: int = 0,
                     confidence: float = 0.95) -> pd.DataFrame:
-    """Percentile bootstrap intervals of each group's ``accuracy``, ``error`` and ``mean_rank``.
+    """Percentile bootstrap intervals of each group's ``accuracy``, ``error`` and ``mean_rank``, from the same
+    identity draws as :func:`fairvision.metrics.fairness_metrics`' headline intervals for the same ``seed``
+    (:func:`fairvision.metrics._bootstrap.bootstrap_group_intervals`). Rank -1 rows are left out."""
+    from fairvision.metrics._bootstrap import bootstrap_group_intervals
 
-    Identities are resampled with replacement within each group, as :func:`fairvision.metrics.fairness_metrics`
-    does, with the same random draws for the same ``seed`` (groups in sorted order), so the intervals belong to
-    the same replicates as its headline intervals.  Rank -1 rows are left out.  Returns a frame indexed by
-    group with ``<col>_lower`` / ``<col>_upper`` columns.
-    """
     frame = pd.DataFrame({"rank": np.asarray(ranks, dtype=np.int64), "group": np.asarray(groups).astype(str),
                           "identity": np.asarray(identities).astype(str)})
-    valid = frame[frame["rank"] >= 0]
-    per_id = (valid.assign(c=valid["rank"] == 0).groupby(["group", "identity"], sort=True)
-              .agg(n=("rank", "size"), c=("c", "sum"), r=("rank", "sum")))
-    rng = np.random.default_rng(seed)
-    alpha = (1.0 - confidence) / 2.0
-    rows = {}
-    for g in sorted(frame["group"].unique()):
-        if g not in per_id.index.get_level_values(0):
-            rows[g] = {f"{c}_{b}": np.nan for c in ("accuracy", "error", "mean_rank") for b in ("lower", "upper")}
-            continue
-        stats = per_id.loc[g][["n", "c", "r"]].to_numpy(float)
-        m = len(stats)
-        counts = rng.multinomial(m, np.full(m, 1.0 / m), size=replicates)
-        n, c, r = (counts @ stats).T
-        acc, mean_rank = c / n, r / n
-        a_lo, a_hi = np.quantile(acc, [alpha, 1 - alpha])
-        m_lo, m_hi = np.quantile(mean_rank, [alpha, 1 - alpha])
-        rows[g] = {"accuracy_lower": a_lo, "accuracy_upper": a_hi, "error_lower": 1 - a_hi, "error_upper": 1 - a_lo,
-                   "mean_rank_lower": m_lo, "mean_rank_upper": m_hi}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return bootstrap_group_intervals(frame[frame["rank"] >= 0], sorted(frame["group"].unique()),
+                                     replicates=replicates, confidence=confidence, seed=seed)
 
 
 def _ranks_result(title: str, ranks: np.ndarray, groups: np.ndarray, identities: np.ndarray, *, bootstrap: int,
